@@ -1,0 +1,217 @@
+// The op drivers: validate, resolve the geometry, pick the kernel from the dispatch table,
+// pack raw weights when needed, then run the kernel over the batch, split into tasks of
+// output channels x output rows (never a split reduction, so any thread count gives the
+// same bits).
+#include <cstring>
+#include <string>
+
+#include "core/checked.hpp"
+#include "core/geometry.hpp"
+#include "core/packed.hpp"
+#include "core/threads.hpp"
+#include "dispatch/dispatch.hpp"
+
+namespace dsconv {
+
+namespace detail {
+
+std::unique_ptr<float, void (*)(void*)> aligned_floats(size_t count) {
+  const size_t bytes = ((count * sizeof(float) + 63) / 64) * 64;
+  void* p = std::aligned_alloc(64, bytes ? bytes : 64);
+  if (!p) throw std::bad_alloc();
+  return {static_cast<float*>(p), std::free};
+}
+
+const OpKernels& op_kernels(const KernelTable& t, Op op) {
+  switch (op) {
+    case Op::Depthwise: return t.depthwise;
+    case Op::Pointwise: return t.pointwise;
+    case Op::Conv2d: return t.conv2d;
+  }
+  return t.conv2d;
+}
+
+namespace {
+
+const char* op_name(Op op) {
+  switch (op) {
+    case Op::Depthwise: return "depthwise";
+    case Op::Pointwise: return "pointwise";
+    case Op::Conv2d: return "conv2d";
+  }
+  return "?";
+}
+
+std::shared_ptr<PackedWeights::Impl> make_packed(const float* weight, const std::vector<int64_t>& shape, Op op,
+                                                 Layout layout) {
+  if (!weight) throw Error("weight is null");
+  const KernelTable& t = kernel_table();
+  const OpKernels& k = op_kernels(t, op);
+  auto impl = std::make_shared<PackedWeights::Impl>();
+  impl->op = op;
+  impl->layout = layout;
+  impl->weight_shape = shape;
+  impl->dims = weight_dims(op, shape);
+  impl->isa = t.isa;
+  impl->isa_name = isa_name(t.isa);
+  impl->data = aligned_floats(k.packed_size(impl->dims, layout));
+  k.pack(impl->dims, layout, weight, impl->data.get());
+  return impl;
+}
+
+void check_packed(const PackedWeights::Impl& w, Op op, Layout layout) {
+  if (w.op != op)
+    throw Error(std::string("weights were packed for ") + op_name(w.op) + ", not for " + op_name(op));
+  if (w.layout != layout)
+    throw Error(std::string("weights were packed for layout ") + (w.layout == Layout::NCHW ? "NCHW" : "NHWC") +
+                ", but the call uses " + (layout == Layout::NCHW ? "NCHW" : "NHWC"));
+  if (w.isa != kernel_table().isa)
+    throw Error("weights were packed for ISA '" + w.isa_name + "', but the active ISA is '" +
+                isa_name(kernel_table().isa) + "': pack them again");
+}
+
+// Runs `kernel` over the batch. Tasks are (image, output-channel block, row band); the
+// channel block is a multiple of `channel_quantum` (the depth multiplier for depthwise).
+void run_batched(const ConvGeometry& g, int64_t batch, KernelFn kernel, const float* x, const float* w,
+                 const float* bias, const Activation& act, float* y, int64_t channel_quantum) {
+  if (batch == 0 || g.ho == 0 || g.wo == 0) return;
+  const int64_t in_size = input_image_size(g), out_size = output_image_size(g);
+  const WorkSplit s = plan_work(g, batch, channel_quantum);
+  parallel_for(s.tasks(), s.threads, [&](int64_t task) {
+    const WorkSplit::Task t = s.task(task);
+    WorkRange r{t.oc_begin, t.oc_end, t.oh_begin, t.oh_end};
+    kernel(g, r, x + t.image * in_size, w, bias, act, y + t.image * out_size);
+  });
+}
+
+void check_pointers(const float* x, const float* y) {
+  if (!x) throw Error("input is null");
+  if (!y) throw Error("output is null");
+}
+
+void run_op(Op op, const ConvGeometry& g, int64_t batch, const float* x, const PackedWeights::Impl& w,
+            const float* bias, const Activation& act, float* y) {
+  check_pointers(x, y);
+  const OpKernels& k = op_kernels(kernel_table(), op);
+  const KernelChoice choice = k.select(g);
+  ScopedCall call;
+  run_batched(g, batch, choice.run, x, w.data.get(), bias, act, y, op == Op::Depthwise ? g.multiplier() : 1);
+}
+
+void run_raw(Op op, const ConvGeometry& g, int64_t batch, const float* x, const float* weight,
+             const std::vector<int64_t>& shape, const float* bias, const Activation& act, float* y) {
+  check_pointers(x, y);
+  const auto packed = make_packed(weight, shape, op, g.layout);
+  run_op(op, g, batch, x, *packed, bias, act, y);
+}
+
+ConvGeometry geometry_for(Op op, const TensorShape& in, const std::vector<int64_t>& ws, const ConvParams& p) {
+  switch (op) {
+    case Op::Depthwise: return depthwise_geometry(in, ws, p);
+    case Op::Pointwise: return pointwise_geometry(in, ws, p.layout);
+    case Op::Conv2d: return conv2d_geometry(in, ws, p);
+  }
+  throw Error("unknown op");
+}
+
+TensorShape output_shape(int64_t n, const ConvGeometry& g) { return {n, g.cout, g.ho, g.wo}; }
+
+}  // namespace
+}  // namespace detail
+
+using namespace detail;
+
+PackedWeights::PackedWeights(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
+Op PackedWeights::op() const { return impl_->op; }
+Layout PackedWeights::layout() const { return impl_->layout; }
+const std::vector<int64_t>& PackedWeights::weight_shape() const { return impl_->weight_shape; }
+const std::string& PackedWeights::isa() const { return impl_->isa_name; }
+
+PackedWeights pack_weights(const float* weight, const std::vector<int64_t>& weight_shape, Op op, Layout layout) {
+  return PackedWeights(make_packed(weight, weight_shape, op, layout));
+}
+
+TensorShape depthwise_output_shape(const TensorShape& in, const std::vector<int64_t>& ws, const ConvParams& p) {
+  return output_shape(in.n, depthwise_geometry(in, ws, p));
+}
+TensorShape pointwise_output_shape(const TensorShape& in, const std::vector<int64_t>& ws) {
+  return output_shape(in.n, pointwise_geometry(in, ws, Layout::NCHW));
+}
+TensorShape conv2d_output_shape(const TensorShape& in, const std::vector<int64_t>& ws, const ConvParams& p) {
+  return output_shape(in.n, conv2d_geometry(in, ws, p));
+}
+
+void depthwise_conv2d(const float* x, const TensorShape& in, const float* weight, const std::vector<int64_t>& ws,
+                      const float* bias, float* y, const ConvParams& p) {
+  run_raw(Op::Depthwise, depthwise_geometry(in, ws, p), in.n, x, weight, ws, bias, p.activation, y);
+}
+void depthwise_conv2d(const float* x, const TensorShape& in, const PackedWeights& w, const float* bias, float* y,
+                      const ConvParams& p) {
+  check_packed(w.impl(), Op::Depthwise, p.layout);
+  run_op(Op::Depthwise, depthwise_geometry(in, w.weight_shape(), p), in.n, x, w.impl(), bias, p.activation, y);
+}
+
+void pointwise_conv2d(const float* x, const TensorShape& in, const float* weight, const std::vector<int64_t>& ws,
+                      const float* bias, float* y, Activation act, Layout layout) {
+  run_raw(Op::Pointwise, pointwise_geometry(in, ws, layout), in.n, x, weight, ws, bias, act, y);
+}
+void pointwise_conv2d(const float* x, const TensorShape& in, const PackedWeights& w, const float* bias, float* y,
+                      Activation act, Layout layout) {
+  check_packed(w.impl(), Op::Pointwise, layout);
+  run_op(Op::Pointwise, pointwise_geometry(in, w.weight_shape(), layout), in.n, x, w.impl(), bias, act, y);
+}
+
+void conv2d(const float* x, const TensorShape& in, const float* weight, const std::vector<int64_t>& ws,
+            const float* bias, float* y, const ConvParams& p) {
+  run_raw(Op::Conv2d, conv2d_geometry(in, ws, p), in.n, x, weight, ws, bias, p.activation, y);
+}
+void conv2d(const float* x, const TensorShape& in, const PackedWeights& w, const float* bias, float* y,
+            const ConvParams& p) {
+  check_packed(w.impl(), Op::Conv2d, p.layout);
+  run_op(Op::Conv2d, conv2d_geometry(in, w.weight_shape(), p), in.n, x, w.impl(), bias, p.activation, y);
+}
+
+void separable_conv2d(const float* x, const TensorShape& in, const PackedWeights& dw_weight,
+                      const PackedWeights& pw_weight, const float* dw_bias, const float* pw_bias, float* y,
+                      const SeparableParams& p) {
+  const Layout layout = p.depthwise.layout;
+  check_packed(dw_weight.impl(), Op::Depthwise, layout);
+  check_packed(pw_weight.impl(), Op::Pointwise, layout);
+  const ConvGeometry dg = depthwise_geometry(in, dw_weight.weight_shape(), p.depthwise);
+  const ConvGeometry pg = pointwise_geometry(output_shape(in.n, dg), pw_weight.weight_shape(), layout);
+  check_pointers(x, y);
+  const auto mid = aligned_floats(size_t(checked_mul(in.n, output_image_size(dg), "intermediate size")));
+  run_op(Op::Depthwise, dg, in.n, x, dw_weight.impl(), dw_bias, p.depthwise.activation, mid.get());
+  run_op(Op::Pointwise, pg, in.n, mid.get(), pw_weight.impl(), pw_bias, p.activation, y);
+}
+
+void separable_conv2d(const float* x, const TensorShape& in, const float* dw_weight,
+                      const std::vector<int64_t>& dw_shape, const float* pw_weight,
+                      const std::vector<int64_t>& pw_shape, const float* dw_bias, const float* pw_bias, float* y,
+                      const SeparableParams& p) {
+  const Layout layout = p.depthwise.layout;
+  separable_conv2d(x, in, pack_weights(dw_weight, dw_shape, Op::Depthwise, layout),
+                   pack_weights(pw_weight, pw_shape, Op::Pointwise, layout), dw_bias, pw_bias, y, p);
+}
+
+std::string kernel_name(Op op, const TensorShape& in, const std::vector<int64_t>& ws, const ConvParams& p) {
+  return op_kernels(kernel_table(), op).select(geometry_for(op, in, ws, p)).name;
+}
+
+CpuInfo cpu_info() {
+  const KernelTable& t = kernel_table();
+  const CpuFeatures& f = cpu_features();
+  CpuInfo info;
+  info.isa = isa_name(t.isa);
+  for (Isa a : f.available) info.available.push_back(isa_name(a));
+  info.features = f.features;
+  info.arch = f.arch;
+  info.threads = get_num_threads();
+  info.openmp = openmp_enabled();
+  info.kernels = {{"depthwise", t.depthwise.family}, {"pointwise", t.pointwise.family}, {"conv2d", t.conv2d.family}};
+  return info;
+}
+
+void select_isa(const std::string& isa) { detail::select_isa(parse_isa(isa)); }
+
+}  // namespace dsconv

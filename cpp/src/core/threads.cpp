@@ -1,0 +1,142 @@
+#include "core/threads.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <exception>
+#include <mutex>
+#include <string>
+
+#if defined(__linux__)
+#include <sched.h>
+#endif
+#if defined(DSCONV_HAVE_OPENMP)
+#include <omp.h>
+#endif
+
+namespace dsconv::detail {
+namespace {
+
+// Below this many multiply-adds per call a second thread costs more (fork/join, cache
+// traffic) than it saves; see bench/README.md for how it was measured.
+constexpr int64_t kMinMacsPerThread = 100000;
+
+std::atomic<int> g_calls_in_flight{0};
+
+int usable_cores() {
+#if defined(__linux__)
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
+#endif
+#if defined(DSCONV_HAVE_OPENMP)
+  return std::max(1, omp_get_num_procs());
+#else
+  return 1;
+#endif
+}
+
+int default_threads() {
+  if (const char* env = std::getenv("DSCONV_NUM_THREADS")) {
+    char* end = nullptr;
+    const long n = std::strtol(env, &end, 10);
+    if (end != env && *end == '\0' && n >= 1) return int(std::min<long>(n, 1024));
+    throw Error(std::string("DSCONV_NUM_THREADS must be a positive integer, got '") + env + "'");
+  }
+  return usable_cores();
+}
+
+std::atomic<int>& thread_setting() {
+  static std::atomic<int> n{default_threads()};
+  return n;
+}
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+}  // namespace
+
+bool openmp_enabled() {
+#if defined(DSCONV_HAVE_OPENMP)
+  return true;
+#else
+  return false;
+#endif
+}
+
+WorkSplit::Task WorkSplit::task(int64_t i) const {
+  const int64_t band = i % row_bands;
+  const int64_t block = (i / row_bands) % channel_blocks;
+  const int64_t image = i / (row_bands * channel_blocks);
+  Task t;
+  t.image = image;
+  t.oc_begin = block * channel_block;
+  t.oc_end = std::min(channels, t.oc_begin + channel_block);
+  t.oh_begin = band * row_band;
+  t.oh_end = std::min(rows, t.oh_begin + row_band);
+  return t;
+}
+
+WorkSplit plan_work(const ConvGeometry& g, int64_t batch, int64_t channel_quantum) {
+  WorkSplit s;
+  s.batch = batch;
+  s.channels = g.cout, s.channel_block = g.cout;
+  s.rows = g.ho, s.row_band = g.ho;
+  const double macs = double(batch) * double(g.cout) * double(g.ho * g.wo) * double(g.cin_per_group() * g.kh * g.kw);
+  const int in_flight = std::max(1, g_calls_in_flight.load(std::memory_order_relaxed));
+  int64_t threads = std::max(1, get_num_threads() / in_flight);
+  threads = std::min<int64_t>(threads, int64_t(std::max(1.0, std::min(1024.0, macs / kMinMacsPerThread))));
+  s.threads = int(threads);
+  if (threads <= 1 || batch >= threads) return s;
+  // Fewer images than threads: cut each image into row bands (they share no output), or into
+  // channel blocks when there are too few rows.
+  const int64_t parts = ceil_div(threads, batch);
+  if (g.ho >= 2 * parts) {
+    s.row_band = ceil_div(g.ho, parts);
+    s.row_bands = ceil_div(g.ho, s.row_band);
+  } else {
+    const int64_t quantum = std::max<int64_t>(channel_quantum, 1) * 16;
+    s.channel_block = std::max(quantum, ceil_div(ceil_div(g.cout, parts), quantum) * quantum);
+    s.channel_block = ceil_div(s.channel_block, channel_quantum) * channel_quantum;
+    s.channel_blocks = ceil_div(g.cout, s.channel_block);
+  }
+  return s;
+}
+
+void parallel_for(int64_t n, int threads, const std::function<void(int64_t)>& body) {
+#if defined(DSCONV_HAVE_OPENMP)
+  if (threads > 1 && n > 1) {
+    std::exception_ptr error;
+    std::mutex error_mutex;
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t i = 0; i < n; ++i) {
+      try {
+        body(i);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(error_mutex);
+        if (!error) error = std::current_exception();
+      }
+    }
+    if (error) std::rethrow_exception(error);
+    return;
+  }
+#else
+  (void)threads;
+#endif
+  for (int64_t i = 0; i < n; ++i) body(i);
+}
+
+ScopedCall::ScopedCall() { g_calls_in_flight.fetch_add(1, std::memory_order_relaxed); }
+ScopedCall::~ScopedCall() { g_calls_in_flight.fetch_sub(1, std::memory_order_relaxed); }
+
+}  // namespace dsconv::detail
+
+namespace dsconv {
+
+void set_num_threads(int n) {
+  if (n < 1) throw Error("number of threads must be >= 1, got " + std::to_string(n));
+  detail::thread_setting().store(n);
+}
+
+int get_num_threads() { return detail::thread_setting().load(); }
+
+}  // namespace dsconv

@@ -1,0 +1,89 @@
+"""The ops: a thin layer over dsconv._core that normalises arguments."""
+
+from __future__ import annotations
+
+from . import _args
+from . import _core
+from ._core import PackedWeights
+
+_OPS = ("depthwise", "pointwise", "conv2d")
+
+
+def _weight(w, name="weight"):
+    return w if isinstance(w, PackedWeights) else _args.as_float32(w, name)
+
+
+def _bias(b, name="bias"):
+    return None if b is None else _args.as_float32(b, name)
+
+
+def _out(out):
+    # The core checks dtype, shape and contiguity; it only has to be an ndarray to get there.
+    return out
+
+
+def depthwise_conv2d(x, weight, bias=None, *, stride=1, padding=0, dilation=1, activation=None,
+                     layout="NCHW", out=None):
+    """Depthwise convolution. weight: (C*m, 1, kH, kW); output channel c*m + j reads channel c."""
+    pad, same = _args.padding(padding)
+    return _core.depthwise_conv2d(_args.as_float32(x, "input"), _weight(weight), _bias(bias), _out(out),
+                                  _args.pair(stride, "stride"), pad, same, _args.pair(dilation, "dilation"),
+                                  _args.activation(activation), _args.layout(layout))
+
+
+def pointwise_conv2d(x, weight, bias=None, *, activation=None, layout="NCHW", out=None):
+    """1x1 convolution. weight: (Cout, Cin) or (Cout, Cin, 1, 1)."""
+    return _core.pointwise_conv2d(_args.as_float32(x, "input"), _weight(weight), _bias(bias), _out(out),
+                                  _args.activation(activation), _args.layout(layout))
+
+
+def conv2d(x, weight, bias=None, *, stride=1, padding=0, dilation=1, groups=1, activation=None,
+           layout="NCHW", out=None):
+    """Direct standard convolution. weight: (Cout, Cin/groups, kH, kW)."""
+    pad, same = _args.padding(padding)
+    groups = _args._int(groups, "groups")
+    return _core.conv2d(_args.as_float32(x, "input"), _weight(weight), _bias(bias), _out(out),
+                        _args.pair(stride, "stride"), pad, same, _args.pair(dilation, "dilation"), groups,
+                        _args.activation(activation), _args.layout(layout))
+
+
+def separable_conv2d(x, dw_weight, pw_weight, dw_bias=None, pw_bias=None, *, stride=1, padding=0, dilation=1,
+                     dw_activation=None, activation=None, layout="NCHW", out=None):
+    """Depthwise (stride, padding, dilation, dw_activation) then pointwise (activation)."""
+    pad, same = _args.padding(padding)
+    return _core.separable_conv2d(_args.as_float32(x, "input"), _weight(dw_weight, "dw_weight"),
+                                  _weight(pw_weight, "pw_weight"), _bias(dw_bias, "dw_bias"),
+                                  _bias(pw_bias, "pw_bias"), _out(out), _args.pair(stride, "stride"), pad, same,
+                                  _args.pair(dilation, "dilation"), _args.activation(dw_activation),
+                                  _args.activation(activation), _args.layout(layout))
+
+
+def pack_weights(weight, op, *, layout="NCHW"):
+    """Rearranges weights once for the active ISA's kernels of `op` ('depthwise', 'pointwise',
+    'conv2d'); the result is accepted wherever that op takes `weight`."""
+    if op not in _OPS:
+        raise ValueError(f"op must be one of {_OPS}, got {op!r}")
+    return _core.pack_weights(_args.as_float32(weight, "weight"), op, _args.layout(layout))
+
+
+def kernel_name(op, in_shape, weight_shape, *, stride=1, padding=0, dilation=1, groups=1, layout="NCHW"):
+    """The name of the kernel a call with these shapes runs on the active ISA."""
+    if op not in _OPS:
+        raise ValueError(f"op must be one of {_OPS}, got {op!r}")
+    pad, same = _args.padding(padding)
+    return _core.kernel_name(op, [int(v) for v in in_shape], [int(v) for v in weight_shape],
+                             _args.pair(stride, "stride"), pad, same, _args.pair(dilation, "dilation"),
+                             _args._int(groups, "groups"), _args.layout(layout))
+
+
+def cpu_info():
+    """{'isa', 'available', 'arch', 'features', 'threads', 'openmp', 'kernels': {op: kernel family}}"""
+    return _core.cpu_info()
+
+
+def set_num_threads(n):
+    _core.set_num_threads(_args._int(n, "n"))
+
+
+def get_num_threads():
+    return _core.get_num_threads()

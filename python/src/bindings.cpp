@@ -1,0 +1,384 @@
+// dsconv._core: the pybind11 layer over the C++ API. It checks buffers (dtype, contiguity,
+// rank), allocates or checks `out`, and releases the GIL around every kernel; argument
+// normalisation (padding forms, activations) lives in the Python package.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <string>
+#include <vector>
+
+#include "dsconv/cost.hpp"
+#include "dsconv/dsconv.hpp"
+#include "reference/reference.hpp"
+#include "core/geometry.hpp"
+
+namespace py = pybind11;
+using namespace dsconv;
+
+namespace {
+
+using Pair = std::pair<int64_t, int64_t>;
+using Pad4 = std::tuple<int64_t, int64_t, int64_t, int64_t>;
+using Act = std::tuple<std::string, float, float>;
+
+Layout parse_layout(const std::string& s) {
+  if (s == "NCHW") return Layout::NCHW;
+  if (s == "NHWC") return Layout::NHWC;
+  throw Error("layout must be 'NCHW' or 'NHWC', got '" + s + "'");
+}
+
+Activation parse_activation(const Act& a) {
+  const auto& [kind, lo, hi] = a;
+  if (kind == "none") return Activation::none();
+  if (kind == "relu") return Activation::relu();
+  if (kind == "relu6") return Activation::relu6();
+  if (kind == "hardswish") return Activation::hardswish();
+  if (kind == "clamp") return Activation::clamp(lo, hi);
+  throw Error("unknown activation '" + kind + "'");
+}
+
+ConvParams make_params(Pair stride, Pad4 padding, bool same, Pair dilation, int64_t groups, const Act& act,
+                       const std::string& layout) {
+  ConvParams p;
+  p.stride_h = stride.first, p.stride_w = stride.second;
+  p.dilation_h = dilation.first, p.dilation_w = dilation.second;
+  p.padding = {std::get<0>(padding), std::get<1>(padding), std::get<2>(padding), std::get<3>(padding)};
+  p.same_padding = same;
+  p.groups = groups;
+  p.activation = parse_activation(act);
+  p.layout = parse_layout(layout);
+  return p;
+}
+
+// A read-only float32 C-contiguous array (the Python layer has made it one; this re-checks).
+py::array_t<float> float_array(const py::object& obj, const char* name) {
+  if (!py::isinstance<py::array>(obj)) throw py::type_error(std::string(name) + " must be a numpy array");
+  py::array a = py::reinterpret_borrow<py::array>(obj);
+  if (!a.dtype().is(py::dtype::of<float>()))
+    throw py::type_error(std::string(name) + " must be float32, got " + std::string(py::str(a.dtype())));
+  if (!(a.flags() & py::array::c_style)) throw Error(std::string(name) + " must be C-contiguous");
+  return py::reinterpret_borrow<py::array_t<float>>(a);
+}
+
+std::vector<int64_t> shape_of(const py::array& a) {
+  return std::vector<int64_t>(a.shape(), a.shape() + a.ndim());
+}
+
+TensorShape input_shape(const py::array& x, Layout layout) {
+  if (x.ndim() != 4)
+    throw Error("input must have 4 dimensions (" + std::string(layout == Layout::NCHW ? "N, C, H, W" : "N, H, W, C") +
+                "), got " + std::to_string(x.ndim()));
+  const auto s = shape_of(x);
+  return layout == Layout::NCHW ? TensorShape{s[0], s[1], s[2], s[3]} : TensorShape{s[0], s[3], s[1], s[2]};
+}
+
+std::vector<py::ssize_t> memory_shape(const TensorShape& t, Layout layout) {
+  return layout == Layout::NCHW ? std::vector<py::ssize_t>{t.n, t.c, t.h, t.w}
+                                : std::vector<py::ssize_t>{t.n, t.h, t.w, t.c};
+}
+
+std::string shape_str(const std::vector<py::ssize_t>& s) {
+  std::string r = "(";
+  for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
+  return r + ")";
+}
+
+bool overlaps(const py::array& a, const py::array& b) {
+  const char* a0 = static_cast<const char*>(a.data());
+  const char* b0 = static_cast<const char*>(b.data());
+  return a0 < b0 + b.nbytes() && b0 < a0 + a.nbytes();
+}
+
+// The output array: a new one, or `out` checked to be exactly what the op writes.
+py::array_t<float> output_array(const py::object& out, const TensorShape& t, Layout layout,
+                                const std::vector<py::array>& inputs) {
+  const auto shape = memory_shape(t, layout);
+  if (out.is_none()) return py::array_t<float>(shape);
+  if (!py::isinstance<py::array>(out)) throw Error("out must be a numpy array");
+  py::array a = py::reinterpret_borrow<py::array>(out);
+  if (!a.dtype().is(py::dtype::of<float>()))
+    throw Error("out must be float32, got " + std::string(py::str(a.dtype())));
+  if (!(a.flags() & py::array::c_style)) throw Error("out must be C-contiguous");
+  if (!a.writeable()) throw Error("out must be writeable");
+  if (shape_of(a) != std::vector<int64_t>(shape.begin(), shape.end()))
+    throw Error("out has shape " + shape_str(std::vector<py::ssize_t>(a.shape(), a.shape() + a.ndim())) +
+                ", the result has shape " + shape_str(shape));
+  for (const auto& in : inputs)
+    if (in.nbytes() && overlaps(a, in)) throw Error("out must not share memory with an input");
+  return py::reinterpret_borrow<py::array_t<float>>(a);
+}
+
+const float* bias_ptr(const py::object& bias, int64_t cout, std::vector<py::array>& keep, const char* name) {
+  if (bias.is_none()) return nullptr;
+  py::array_t<float> b = float_array(bias, name);
+  if (b.ndim() != 1 || b.shape(0) != cout)
+    throw Error(std::string(name) + " must have shape (" + std::to_string(cout) + ",) (one per output channel), got " +
+                shape_str(std::vector<py::ssize_t>(b.shape(), b.shape() + b.ndim())));
+  keep.push_back(b);
+  return b.data();
+}
+
+// A weight argument: a float32 array, or PackedWeights for `op` (checked by the C++ API).
+struct WeightArg {
+  const PackedWeights* packed = nullptr;
+  py::array_t<float> raw;
+  std::vector<int64_t> shape() const { return packed ? packed->weight_shape() : shape_of(raw); }
+};
+
+WeightArg weight_arg(const py::object& w, const char* name) {
+  WeightArg a;
+  if (py::isinstance<PackedWeights>(w))
+    a.packed = &w.cast<const PackedWeights&>();
+  else
+    a.raw = float_array(w, name);
+  return a;
+}
+
+py::array run_depthwise(const py::object& x_obj, const py::object& w_obj, const py::object& bias_obj,
+                        const py::object& out, Pair stride, Pad4 padding, bool same, Pair dilation, const Act& act,
+                        const std::string& layout) {
+  const ConvParams p = make_params(stride, padding, same, dilation, 1, act, layout);
+  py::array_t<float> x = float_array(x_obj, "input");
+  const TensorShape in = input_shape(x, p.layout);
+  const WeightArg w = weight_arg(w_obj, "weight");
+  const TensorShape out_shape = depthwise_output_shape(in, w.shape(), p);
+  std::vector<py::array> keep{x};
+  if (!w.packed) keep.push_back(w.raw);
+  const float* bias = bias_ptr(bias_obj, out_shape.c, keep, "bias");
+  py::array_t<float> y = output_array(out, out_shape, p.layout, keep);
+  float* yp = y.mutable_data();
+  {
+    py::gil_scoped_release release;
+    if (w.packed)
+      depthwise_conv2d(x.data(), in, *w.packed, bias, yp, p);
+    else
+      depthwise_conv2d(x.data(), in, w.raw.data(), w.shape(), bias, yp, p);
+  }
+  return y;
+}
+
+py::array run_pointwise(const py::object& x_obj, const py::object& w_obj, const py::object& bias_obj,
+                        const py::object& out, const Act& act_spec, const std::string& layout_name) {
+  const Layout layout = parse_layout(layout_name);
+  const Activation act = parse_activation(act_spec);
+  py::array_t<float> x = float_array(x_obj, "input");
+  const TensorShape in = input_shape(x, layout);
+  const WeightArg w = weight_arg(w_obj, "weight");
+  const TensorShape out_shape = pointwise_output_shape(in, w.shape());
+  std::vector<py::array> keep{x};
+  if (!w.packed) keep.push_back(w.raw);
+  const float* bias = bias_ptr(bias_obj, out_shape.c, keep, "bias");
+  py::array_t<float> y = output_array(out, out_shape, layout, keep);
+  float* yp = y.mutable_data();
+  {
+    py::gil_scoped_release release;
+    if (w.packed)
+      pointwise_conv2d(x.data(), in, *w.packed, bias, yp, act, layout);
+    else
+      pointwise_conv2d(x.data(), in, w.raw.data(), w.shape(), bias, yp, act, layout);
+  }
+  return y;
+}
+
+py::array run_conv2d(const py::object& x_obj, const py::object& w_obj, const py::object& bias_obj,
+                     const py::object& out, Pair stride, Pad4 padding, bool same, Pair dilation, int64_t groups,
+                     const Act& act, const std::string& layout) {
+  const ConvParams p = make_params(stride, padding, same, dilation, groups, act, layout);
+  py::array_t<float> x = float_array(x_obj, "input");
+  const TensorShape in = input_shape(x, p.layout);
+  const WeightArg w = weight_arg(w_obj, "weight");
+  const TensorShape out_shape = conv2d_output_shape(in, w.shape(), p);
+  std::vector<py::array> keep{x};
+  if (!w.packed) keep.push_back(w.raw);
+  const float* bias = bias_ptr(bias_obj, out_shape.c, keep, "bias");
+  py::array_t<float> y = output_array(out, out_shape, p.layout, keep);
+  float* yp = y.mutable_data();
+  {
+    py::gil_scoped_release release;
+    if (w.packed)
+      conv2d(x.data(), in, *w.packed, bias, yp, p);
+    else
+      conv2d(x.data(), in, w.raw.data(), w.shape(), bias, yp, p);
+  }
+  return y;
+}
+
+PackedWeights packed_or_pack(const WeightArg& w, Op op, Layout layout) {
+  return w.packed ? *w.packed : pack_weights(w.raw.data(), w.shape(), op, layout);
+}
+
+py::array run_separable(const py::object& x_obj, const py::object& dw_obj, const py::object& pw_obj,
+                        const py::object& dw_bias_obj, const py::object& pw_bias_obj, const py::object& out,
+                        Pair stride, Pad4 padding, bool same, Pair dilation, const Act& dw_act, const Act& act,
+                        const std::string& layout) {
+  SeparableParams p;
+  p.depthwise = make_params(stride, padding, same, dilation, 1, dw_act, layout);
+  p.activation = parse_activation(act);
+  py::array_t<float> x = float_array(x_obj, "input");
+  const TensorShape in = input_shape(x, p.depthwise.layout);
+  const WeightArg dw = weight_arg(dw_obj, "dw_weight");
+  const WeightArg pw = weight_arg(pw_obj, "pw_weight");
+  const TensorShape mid = depthwise_output_shape(in, dw.shape(), p.depthwise);
+  const TensorShape out_shape = pointwise_output_shape(mid, pw.shape());
+  std::vector<py::array> keep{x};
+  if (!dw.packed) keep.push_back(dw.raw);
+  if (!pw.packed) keep.push_back(pw.raw);
+  const float* dw_bias = bias_ptr(dw_bias_obj, mid.c, keep, "dw_bias");
+  const float* pw_bias = bias_ptr(pw_bias_obj, out_shape.c, keep, "pw_bias");
+  py::array_t<float> y = output_array(out, out_shape, p.depthwise.layout, keep);
+  float* yp = y.mutable_data();
+  {
+    py::gil_scoped_release release;
+    const Layout l = p.depthwise.layout;
+    separable_conv2d(x.data(), in, packed_or_pack(dw, Op::Depthwise, l), packed_or_pack(pw, Op::Pointwise, l),
+                     dw_bias, pw_bias, yp, p);
+  }
+  return y;
+}
+
+Op parse_op(const std::string& s) {
+  if (s == "depthwise") return Op::Depthwise;
+  if (s == "pointwise") return Op::Pointwise;
+  if (s == "conv2d") return Op::Conv2d;
+  throw Error("op must be 'depthwise', 'pointwise' or 'conv2d', got '" + s + "'");
+}
+
+const char* op_str(Op op) {
+  switch (op) {
+    case Op::Depthwise: return "depthwise";
+    case Op::Pointwise: return "pointwise";
+    case Op::Conv2d: return "conv2d";
+  }
+  return "?";
+}
+
+PackedWeights run_pack(const py::object& w_obj, const std::string& op, const std::string& layout) {
+  py::array_t<float> w = float_array(w_obj, "weight");
+  const auto shape = shape_of(w);
+  return pack_weights(w.data(), shape, parse_op(op), parse_layout(layout));
+}
+
+TensorShape logical_shape(const std::vector<int64_t>& s, const std::string& layout) {
+  if (s.size() != 4) throw Error("in_shape must have 4 dimensions, got " + std::to_string(s.size()));
+  return parse_layout(layout) == Layout::NCHW ? TensorShape{s[0], s[1], s[2], s[3]}
+                                              : TensorShape{s[0], s[3], s[1], s[2]};
+}
+
+std::pair<uint64_t, uint64_t> count_macs(const std::string& op, const std::vector<int64_t>& in_shape,
+                                         const std::vector<int64_t>& weight_shape, Pair stride, Pad4 padding,
+                                         bool same, Pair dilation, int64_t groups) {
+  const ConvParams p = make_params(stride, padding, same, dilation, groups, {"none", 0.f, 0.f}, "NCHW");
+  const TensorShape in = logical_shape(in_shape, "NCHW");
+  detail::ConvGeometry g;
+  switch (parse_op(op)) {
+    case Op::Depthwise: g = detail::depthwise_geometry(in, weight_shape, p); break;
+    case Op::Pointwise: g = detail::pointwise_geometry(in, weight_shape, Layout::NCHW); break;
+    case Op::Conv2d: g = detail::conv2d_geometry(in, weight_shape, p); break;
+  }
+  const auto c = detail::reference::count_macs(g);
+  return {c.macs * uint64_t(in.n), c.effective * uint64_t(in.n)};
+}
+
+py::dict info_dict() {
+  const CpuInfo c = cpu_info();
+  py::dict d;
+  d["isa"] = c.isa;
+  d["available"] = c.available;
+  d["arch"] = c.arch;
+  d["features"] = c.features;
+  d["threads"] = c.threads;
+  d["openmp"] = c.openmp;
+  py::dict k;
+  for (const auto& [op, name] : c.kernels) k[py::str(op)] = name;
+  d["kernels"] = k;
+  return d;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "dsconv's C++ core (use the dsconv package, not this module)";
+  m.attr("__version__") = DSCONV_VERSION;
+
+  // Too-large sizes are both a ValueError (bad argument) and an OverflowError.
+  static py::handle size_error;
+  {
+    py::tuple bases = py::make_tuple(py::handle(PyExc_ValueError), py::handle(PyExc_OverflowError));
+    size_error = PyErr_NewException("dsconv.SizeOverflowError", bases.ptr(), nullptr);
+    m.attr("SizeOverflowError") = size_error;
+  }
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const SizeOverflow& e) {
+      PyErr_SetString(size_error.ptr(), e.what());
+    }
+  });
+
+  py::class_<PackedWeights>(m, "PackedWeights")
+      .def_property_readonly("op", [](const PackedWeights& w) { return op_str(w.op()); })
+      .def_property_readonly("layout",
+                             [](const PackedWeights& w) { return w.layout() == Layout::NCHW ? "NCHW" : "NHWC"; })
+      .def_property_readonly("shape", [](const PackedWeights& w) { return py::tuple(py::cast(w.weight_shape())); })
+      .def_property_readonly("isa", &PackedWeights::isa)
+      .def("__repr__", [](const PackedWeights& w) {
+        return "PackedWeights(op='" + std::string(op_str(w.op())) + "', shape=" +
+               std::string(py::str(py::tuple(py::cast(w.weight_shape())))) + ", layout='" +
+               (w.layout() == Layout::NCHW ? "NCHW" : "NHWC") + "', isa='" + w.isa() + "')";
+      });
+
+  m.def("depthwise_conv2d", &run_depthwise);
+  m.def("pointwise_conv2d", &run_pointwise);
+  m.def("conv2d", &run_conv2d);
+  m.def("separable_conv2d", &run_separable);
+  m.def("pack_weights", &run_pack);
+  m.def("cpu_info", &info_dict);
+  m.def("set_num_threads", &set_num_threads);
+  m.def("get_num_threads", &get_num_threads);
+  m.def("_select_isa", [](const std::string& isa) { select_isa(isa); });
+  m.def("kernel_name", [](const std::string& op, const std::vector<int64_t>& in_shape,
+                          const std::vector<int64_t>& weight_shape, Pair stride, Pad4 padding, bool same,
+                          Pair dilation, int64_t groups, const std::string& layout) {
+    const ConvParams p = make_params(stride, padding, same, dilation, groups, {"none", 0.f, 0.f}, layout);
+    return kernel_name(parse_op(op), logical_shape(in_shape, layout), weight_shape, p);
+  });
+  m.def("_count_macs", &count_macs);
+
+  py::class_<Cost>(m, "Cost")
+      .def_readonly("macs", &Cost::macs)
+      .def_readonly("effective_macs", &Cost::effective_macs)
+      .def_readonly("params", &Cost::params)
+      .def_readonly("input_bytes", &Cost::input_bytes)
+      .def_readonly("weight_bytes", &Cost::weight_bytes)
+      .def_readonly("output_bytes", &Cost::output_bytes)
+      .def_readonly("parts", &Cost::parts)
+      .def_property_readonly("flops", &Cost::flops)
+      .def_property_readonly("bytes", &Cost::bytes)
+      .def_property_readonly("intensity", &Cost::intensity)
+      .def("roofline_seconds", &Cost::roofline_seconds, py::arg("peak_flops"), py::arg("bandwidth"));
+
+  m.def("cost_standard", [](const std::vector<int64_t>& s, int64_t cout, Pair k, Pair stride, Pad4 padding, bool same,
+                            Pair dilation, int64_t groups, const std::string& layout) {
+    return cost_standard(logical_shape(s, layout), cout, k.first, k.second,
+                         make_params(stride, padding, same, dilation, groups, {"none", 0.f, 0.f}, layout));
+  });
+  m.def("cost_depthwise", [](const std::vector<int64_t>& s, Pair k, Pair stride, Pad4 padding, bool same,
+                             Pair dilation, int64_t multiplier, const std::string& layout) {
+    return cost_depthwise(logical_shape(s, layout), k.first, k.second,
+                          make_params(stride, padding, same, dilation, 1, {"none", 0.f, 0.f}, layout), multiplier);
+  });
+  m.def("cost_pointwise", [](const std::vector<int64_t>& s, int64_t cout, const std::string& layout) {
+    return cost_pointwise(logical_shape(s, layout), cout);
+  });
+  m.def("cost_separable", [](const std::vector<int64_t>& s, int64_t cout, Pair k, Pair stride, Pad4 padding,
+                             bool same, Pair dilation, const std::string& layout) {
+    return cost_separable(logical_shape(s, layout), cout, k.first, k.second,
+                          make_params(stride, padding, same, dilation, 1, {"none", 0.f, 0.f}, layout));
+  });
+  m.def("cost_ghost", [](const std::vector<int64_t>& s, int64_t cout, Pair k, int64_t ratio, int64_t dw_kernel,
+                         int64_t stride, const std::string& layout) {
+    return cost_ghost(logical_shape(s, layout), cout, k.first, k.second, ratio, dw_kernel, stride);
+  });
+  m.def("reduction_ratio", [](int64_t cout, Pair k) { return reduction_ratio(cout, k.first, k.second); });
+}
