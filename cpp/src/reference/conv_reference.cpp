@@ -69,10 +69,6 @@ void run(const ConvGeometry& g, const WorkRange& r, const float* x, const float*
   conv_loop(g, r, c);
 }
 
-KernelChoice select_dwconv(const ConvGeometry&) { return {"reference/dwconv", dwconv}; }
-KernelChoice select_pwconv(const ConvGeometry&) { return {"reference/pwconv", pwconv}; }
-KernelChoice select_conv(const ConvGeometry&) { return {"reference/conv", conv}; }
-
 }  // namespace
 
 void dwconv(const ConvGeometry& g, const WorkRange& r, const float* x, const float* w, const float* bias,
@@ -87,6 +83,10 @@ void conv(const ConvGeometry& g, const WorkRange& r, const float* x, const float
           const Activation& act, float* y) {
   run(g, r, x, w, bias, act, y);
 }
+
+KernelChoice select_dwconv(const ConvGeometry&) { return {"reference/dwconv", dwconv}; }
+KernelChoice select_pwconv(const ConvGeometry&) { return {"reference/pwconv", pwconv}; }
+KernelChoice select_conv(const ConvGeometry&) { return {"reference/conv", conv}; }
 
 size_t packed_size(const WeightDims& d, Layout) { return size_t(d.count()); }
 void pack(const WeightDims& d, Layout, const float* w, float* packed) {

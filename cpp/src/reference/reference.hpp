@@ -17,6 +17,10 @@ void pwconv(const ConvGeometry& g, const WorkRange& r, const float* x, const flo
 void conv(const ConvGeometry& g, const WorkRange& r, const float* x, const float* w, const float* bias,
           const Activation& act, float* y);
 
+KernelChoice select_dwconv(const ConvGeometry& g);
+KernelChoice select_pwconv(const ConvGeometry& g);
+KernelChoice select_conv(const ConvGeometry& g);
+
 size_t packed_size(const WeightDims& d, Layout layout);
 void pack(const WeightDims& d, Layout layout, const float* w, float* packed);
 

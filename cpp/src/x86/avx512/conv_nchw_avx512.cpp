@@ -1,0 +1,12 @@
+// conv NCHW on avx512: packing and kernel choice. PLACEHOLDER until the SIMD kernels land:
+// it selects the reference kernel, and cpu_info()/kernel_name() say so.
+#include "reference/reference.hpp"
+#include "x86/x86_kernels.hpp"
+
+namespace dsconv::detail {
+
+LayoutKernels conv_nchw_avx512() {
+  return {reference::packed_size, reference::pack, reference::select_conv};
+}
+
+}  // namespace dsconv::detail
