@@ -126,12 +126,25 @@ struct WeightArg {
   std::vector<int64_t> shape() const { return packed ? packed->weight_shape() : shape_of(raw); }
 };
 
-WeightArg weight_arg(const py::object& w, const char* name) {
+const char* op_str(Op op) {
+  switch (op) {
+    case Op::Depthwise: return "depthwise";
+    case Op::Pointwise: return "pointwise";
+    case Op::Conv2d: return "conv2d";
+  }
+  return "?";
+}
+
+// Packed weights are checked for their op first: their shape means nothing to another op.
+WeightArg weight_arg(const py::object& w, const char* name, Op op) {
   WeightArg a;
-  if (py::isinstance<PackedWeights>(w))
+  if (py::isinstance<PackedWeights>(w)) {
     a.packed = &w.cast<const PackedWeights&>();
-  else
+    if (a.packed->op() != op)
+      throw Error(std::string(name) + " was packed for " + op_str(a.packed->op()) + ", not for " + op_str(op));
+  } else {
     a.raw = float_array(w, name);
+  }
   return a;
 }
 
@@ -141,7 +154,7 @@ py::array run_depthwise(const py::object& x_obj, const py::object& w_obj, const 
   const ConvParams p = make_params(stride, padding, same, dilation, 1, act, layout);
   py::array_t<float> x = float_array(x_obj, "input");
   const TensorShape in = input_shape(x, p.layout);
-  const WeightArg w = weight_arg(w_obj, "weight");
+  const WeightArg w = weight_arg(w_obj, "weight", Op::Depthwise);
   const TensorShape out_shape = depthwise_output_shape(in, w.shape(), p);
   std::vector<py::array> keep{x};
   if (!w.packed) keep.push_back(w.raw);
@@ -164,7 +177,7 @@ py::array run_pointwise(const py::object& x_obj, const py::object& w_obj, const 
   const Activation act = parse_activation(act_spec);
   py::array_t<float> x = float_array(x_obj, "input");
   const TensorShape in = input_shape(x, layout);
-  const WeightArg w = weight_arg(w_obj, "weight");
+  const WeightArg w = weight_arg(w_obj, "weight", Op::Pointwise);
   const TensorShape out_shape = pointwise_output_shape(in, w.shape());
   std::vector<py::array> keep{x};
   if (!w.packed) keep.push_back(w.raw);
@@ -187,7 +200,7 @@ py::array run_conv2d(const py::object& x_obj, const py::object& w_obj, const py:
   const ConvParams p = make_params(stride, padding, same, dilation, groups, act, layout);
   py::array_t<float> x = float_array(x_obj, "input");
   const TensorShape in = input_shape(x, p.layout);
-  const WeightArg w = weight_arg(w_obj, "weight");
+  const WeightArg w = weight_arg(w_obj, "weight", Op::Conv2d);
   const TensorShape out_shape = conv2d_output_shape(in, w.shape(), p);
   std::vector<py::array> keep{x};
   if (!w.packed) keep.push_back(w.raw);
@@ -217,8 +230,8 @@ py::array run_separable(const py::object& x_obj, const py::object& dw_obj, const
   p.activation = parse_activation(act);
   py::array_t<float> x = float_array(x_obj, "input");
   const TensorShape in = input_shape(x, p.depthwise.layout);
-  const WeightArg dw = weight_arg(dw_obj, "dw_weight");
-  const WeightArg pw = weight_arg(pw_obj, "pw_weight");
+  const WeightArg dw = weight_arg(dw_obj, "dw_weight", Op::Depthwise);
+  const WeightArg pw = weight_arg(pw_obj, "pw_weight", Op::Pointwise);
   const TensorShape mid = depthwise_output_shape(in, dw.shape(), p.depthwise);
   const TensorShape out_shape = pointwise_output_shape(mid, pw.shape());
   std::vector<py::array> keep{x};
@@ -242,15 +255,6 @@ Op parse_op(const std::string& s) {
   if (s == "pointwise") return Op::Pointwise;
   if (s == "conv2d") return Op::Conv2d;
   throw Error("op must be 'depthwise', 'pointwise' or 'conv2d', got '" + s + "'");
-}
-
-const char* op_str(Op op) {
-  switch (op) {
-    case Op::Depthwise: return "depthwise";
-    case Op::Pointwise: return "pointwise";
-    case Op::Conv2d: return "conv2d";
-  }
-  return "?";
 }
 
 PackedWeights run_pack(const py::object& w_obj, const std::string& op, const std::string& layout) {
