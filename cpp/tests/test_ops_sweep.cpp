@@ -1,0 +1,98 @@
+// Random geometries for every op, layout and activation, on every ISA against the reference;
+// the C++ twin of the pytest sweep, so the cross builds (qemu) check every kernel too.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "test_util.hpp"
+
+using namespace dsconv;
+using dsconv::test::Case;
+
+namespace {
+
+Activation random_activation(std::mt19937& rng) {
+  switch (rng() % 5) {
+    case 0: return Activation::none();
+    case 1: return Activation::relu();
+    case 2: return Activation::relu6();
+    case 3: return Activation::hardswish();
+    default: return Activation::clamp(-0.25f, 0.5f);
+  }
+}
+
+int64_t between(std::mt19937& rng, int64_t lo, int64_t hi) { return lo + int64_t(rng() % uint32_t(hi - lo + 1)); }
+
+// A spatial geometry whose (dilated) kernel fits the padded input.
+ConvParams random_params(std::mt19937& rng, int64_t h, int64_t w, int64_t kh, int64_t kw) {
+  ConvParams p;
+  p.stride_h = between(rng, 1, 3), p.stride_w = between(rng, 1, 3);
+  p.dilation_h = between(rng, 1, 3), p.dilation_w = between(rng, 1, 3);
+  if (rng() % 4 == 0) {
+    p.same_padding = true;
+  } else {
+    p.padding = {between(rng, 0, kh), between(rng, 0, kh), between(rng, 0, kw), between(rng, 0, kw)};
+    while ((kh - 1) * p.dilation_h + 1 > h + p.padding.top + p.padding.bottom) p.padding.bottom += 1;
+    while ((kw - 1) * p.dilation_w + 1 > w + p.padding.left + p.padding.right) p.padding.right += 1;
+  }
+  p.activation = random_activation(rng);
+  p.layout = rng() % 2 ? Layout::NHWC : Layout::NCHW;
+  return p;
+}
+
+class OpsSweep : public ::testing::TestWithParam<int> {};
+
+TEST_P(OpsSweep, Depthwise) {
+  std::mt19937 rng(1000 + GetParam());
+  const int64_t c = between(rng, 1, 50), m = between(rng, 1, 3), h = between(rng, 1, 20), w = between(rng, 1, 20);
+  const int64_t kh = between(rng, 1, 7), kw = between(rng, 1, 7);
+  Case cs{Op::Depthwise, {between(rng, 1, 2), c, h, w}, {c * m, 1, kh, kw}, random_params(rng, h, w, kh, kw),
+          rng() % 2 == 0};
+  test::expect_all_isas_match_reference(cs, GetParam());
+}
+
+TEST_P(OpsSweep, Pointwise) {
+  std::mt19937 rng(2000 + GetParam());
+  const int64_t cin = between(rng, 1, 80), cout = between(rng, 1, 80);
+  Case cs{Op::Pointwise, {between(rng, 1, 2), cin, between(rng, 1, 17), between(rng, 1, 17)}, {cout, cin}, {},
+          rng() % 2 == 0};
+  cs.p.activation = random_activation(rng);
+  cs.p.layout = rng() % 2 ? Layout::NHWC : Layout::NCHW;
+  test::expect_all_isas_match_reference(cs, GetParam());
+}
+
+TEST_P(OpsSweep, Conv2d) {
+  std::mt19937 rng(3000 + GetParam());
+  const int64_t groups = between(rng, 1, 3), cin_g = between(rng, 1, 12), cout_g = between(rng, 1, 12);
+  const int64_t h = between(rng, 1, 14), w = between(rng, 1, 14), kh = between(rng, 1, 5), kw = between(rng, 1, 5);
+  Case cs{Op::Conv2d, {1, cin_g * groups, h, w}, {cout_g * groups, cin_g, kh, kw}, random_params(rng, h, w, kh, kw),
+          rng() % 2 == 0};
+  cs.p.groups = groups;
+  test::expect_all_isas_match_reference(cs, GetParam());
+}
+
+INSTANTIATE_TEST_SUITE_P(Random, OpsSweep, ::testing::Range(0, 60));
+
+TEST(OpsSweep, ThreadCountNeverChangesTheBits) {
+  const TensorShape in{1, 40, 30, 30};
+  const auto x = test::random_floats(test::count(in), 7);
+  const auto dw = test::random_floats(40 * 9, 8), pw = test::random_floats(40 * 24, 9);
+  const int threads = get_num_threads();
+  for (Layout layout : {Layout::NCHW, Layout::NHWC}) {
+    ConvParams p;
+    p.padding = Padding::symmetric(1, 1);
+    p.layout = layout;
+    std::vector<float> a(40 * 30 * 30), b(a.size()), c(24 * 30 * 30), d(c.size());
+    set_num_threads(1);
+    depthwise_conv2d(x.data(), in, dw.data(), {40, 1, 3, 3}, nullptr, a.data(), p);
+    pointwise_conv2d(x.data(), in, pw.data(), {24, 40}, nullptr, c.data(), Activation::none(), layout);
+    set_num_threads(3);
+    depthwise_conv2d(x.data(), in, dw.data(), {40, 1, 3, 3}, nullptr, b.data(), p);
+    pointwise_conv2d(x.data(), in, pw.data(), {24, 40}, nullptr, d.data(), Activation::none(), layout);
+    EXPECT_EQ(a, b);
+    EXPECT_EQ(c, d);
+  }
+  set_num_threads(threads);
+}
+
+}  // namespace
