@@ -8,6 +8,7 @@ import numpy as np
 
 _LAYOUTS = ("NCHW", "NHWC")
 _ACTIVATIONS = ("relu", "relu6", "hardswish")
+_NO_ACTIVATION = ("none", 0.0, 0.0)
 
 
 def as_float32(a, name):
@@ -16,6 +17,8 @@ def as_float32(a, name):
     Anything with a dtype (ndarray, torch tensor, buffer) must already be float32: other
     dtypes raise TypeError rather than being cast silently. Plain nested sequences of numbers
     are converted."""
+    if type(a) is np.ndarray and a.dtype == np.float32 and a.flags.c_contiguous:
+        return a  # the common case, kept cheap: small layers take a few microseconds
     if isinstance(a, (list, tuple)):
         try:
             arr = np.asarray(a, dtype=np.float32)
@@ -39,6 +42,8 @@ def _int(v, what):
 
 def pair(v, name):
     """An int or a pair of ints -> (h, w)."""
+    if type(v) is int:
+        return v, v
     if isinstance(v, (tuple, list)):
         if len(v) != 2:
             raise ValueError(f"{name} must be an int or a pair (h, w), got {v!r}")
@@ -49,6 +54,8 @@ def pair(v, name):
 
 def padding(p):
     """-> ((top, bottom, left, right), same)."""
+    if type(p) is int:
+        return (p, p, p, p), False
     if isinstance(p, str):
         mode = p.lower()
         if mode == "valid":
@@ -70,7 +77,7 @@ def padding(p):
 def activation(a):
     """-> (kind, lo, hi) as the core takes it."""
     if a is None:
-        return ("none", 0.0, 0.0)
+        return _NO_ACTIVATION
     if isinstance(a, str):
         if a.lower() in _ACTIVATIONS:
             return (a.lower(), 0.0, 0.0)
