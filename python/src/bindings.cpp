@@ -12,6 +12,7 @@
 #include "dsconv/dsconv.hpp"
 #include "reference/reference.hpp"
 #include "core/geometry.hpp"
+#include "core/threads.hpp"
 
 namespace py = pybind11;
 using namespace dsconv;
@@ -348,6 +349,8 @@ PYBIND11_MODULE(_core, m) {
     return kernel_name(parse_op(op), logical_shape(in_shape, layout), weight_shape, p);
   });
   m.def("_count_macs", &count_macs);
+  m.def("_set_min_macs_per_thread", &detail::set_min_macs_per_thread);
+  m.def("_min_macs_per_thread", &detail::min_macs_per_thread);
 
   py::class_<Cost>(m, "Cost")
       .def_readonly("macs", &Cost::macs)

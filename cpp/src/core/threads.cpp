@@ -17,9 +17,9 @@
 namespace dsconv::detail {
 namespace {
 
-// Below this many multiply-adds per call a second thread costs more (fork/join, cache
-// traffic) than it saves; see bench/README.md for how it was measured.
-constexpr int64_t kMinMacsPerThread = 100000;
+// Below this many multiply-adds per thread a second thread costs more (fork/join, cache
+// traffic) than it saves; scripts/measure_thread_threshold.py measures it.
+std::atomic<int64_t> g_min_macs_per_thread{100000};
 
 std::atomic<int> g_calls_in_flight{0};
 
@@ -55,6 +55,9 @@ int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 }  // namespace
 
+void set_min_macs_per_thread(int64_t macs) { g_min_macs_per_thread.store(macs); }
+int64_t min_macs_per_thread() { return g_min_macs_per_thread.load(); }
+
 bool openmp_enabled() {
 #if defined(DSCONV_HAVE_OPENMP)
   return true;
@@ -84,7 +87,8 @@ WorkSplit plan_work(const ConvGeometry& g, int64_t batch, int64_t channel_quantu
   const double macs = double(batch) * double(g.cout) * double(g.ho * g.wo) * double(g.cin_per_group() * g.kh * g.kw);
   const int in_flight = std::max(1, g_calls_in_flight.load(std::memory_order_relaxed));
   int64_t threads = std::max(1, get_num_threads() / in_flight);
-  threads = std::min<int64_t>(threads, int64_t(std::max(1.0, std::min(1024.0, macs / kMinMacsPerThread))));
+  const double worth = macs / double(std::max<int64_t>(1, g_min_macs_per_thread.load()));
+  threads = std::min<int64_t>(threads, int64_t(std::max(1.0, std::min(1024.0, worth))));
   s.threads = int(threads);
   if (threads <= 1 || batch >= threads) return s;
   // Fewer images than threads: cut each image into row bands (they share no output), or into

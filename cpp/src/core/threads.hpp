@@ -10,6 +10,10 @@ namespace dsconv::detail {
 
 bool openmp_enabled();
 
+// The smallest share of a call worth a thread of its own; settable for measuring it.
+void set_min_macs_per_thread(int64_t macs);
+int64_t min_macs_per_thread();
+
 // A call's split: images x output-channel blocks x row bands, each task a whole reduction.
 struct WorkSplit {
   struct Task {
