@@ -1,12 +1,17 @@
-// conv NHWC on avx2: packing and kernel choice. PLACEHOLDER until the SIMD kernels land:
-// it selects the reference kernel, and cpu_info()/kernel_name() say so.
-#include "reference/reference.hpp"
+// conv NHWC on avx2: the direct convolution template of conv_simd.hpp (vectors along cin,
+// L/4 pixels x 4 output channels per tile) and its packing.
+#include "x86/conv_simd.hpp"
 #include "x86/x86_kernels.hpp"
 
 namespace dsconv::detail {
+namespace {
+
+KernelChoice select(const ConvGeometry&) { return {"avx2/conv_nhwc", conv_simd::conv_nhwc<conv_simd::Avx2>}; }
+
+}  // namespace
 
 LayoutKernels conv_nhwc_avx2() {
-  return {reference::packed_size, reference::pack, reference::select_conv};
+  return {conv_simd::nhwc_packed_size<conv_simd::Avx2>, conv_simd::nhwc_pack<conv_simd::Avx2>, select};
 }
 
 }  // namespace dsconv::detail

@@ -1,0 +1,470 @@
+// Direct standard convolution (conv2d, any groups / kernel / stride / dilation / padding) for
+// AVX2+FMA and AVX-512F: one template per layout, instantiated with the ISA's vector traits in
+// cpp/src/x86/avx2/conv_*_avx2.cpp and cpp/src/x86/avx512/conv_*_avx512.cpp.
+//
+// Both kernels read the input in place (implicit GEMM, no im2col buffer) and tile one output
+// row's pixels x a few output channels in registers; the reduction runs over the (kh, kw, cin)
+// taps, skipping rows that fall in the padding and masking columns that do (masked loads give
+// zeros in input space, so a NaN in the input only reaches outputs that read it).
+//
+// NHWC: vectors run along the input channels (contiguous there). A tile is L/4 pixels x 4
+//   output channels = L accumulators, each a partial dot product over cin; one transposing
+//   reduction turns them into one vector holding the 4 channels of each pixel, which is
+//   exactly the output's memory order. Packed weights: [cout][kh][kw][cin_g rounded up to L],
+//   so every channel's taps are contiguous and grouped calls need no group-aware packing.
+// NCHW: vectors run along the output width, output channels are broadcast from packed weights.
+//   A tile is NR channels x up to MR vectors of one output row. Packed weights: panels of NR
+//   channels, [cout/NR][cin_g][kh][kw][NR]; a panel that straddles a group boundary (the
+//   packing does not know groups) is run as two tiles, each using its own lanes of the panel.
+#pragma once
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <utility>
+
+#include "kernels/kernel_types.hpp"
+
+namespace dsconv::detail::conv_simd {
+
+inline int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
+inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// ---------------------------------------------------------------------------------------------
+// ISA traits
+// ---------------------------------------------------------------------------------------------
+
+struct Avx2 {
+  using V = __m256;
+  using M = __m256i;  // lane mask (all ones = load)
+  static constexpr int L = 8;
+  static const char* isa() { return "avx2"; }
+
+  static V zero() { return _mm256_setzero_ps(); }
+  static V set1(float f) { return _mm256_set1_ps(f); }
+  static V loadu(const float* p) { return _mm256_loadu_ps(p); }
+  static V bcast(const float* p) { return _mm256_broadcast_ss(p); }
+  static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+  static V add(V a, V b) { return _mm256_add_ps(a, b); }
+  static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
+  static V max(V a, V b) { return _mm256_max_ps(a, b); }
+  static V min(V a, V b) { return _mm256_min_ps(a, b); }
+
+  // Lanes [lo, hi) (clamped to [0, L)).
+  static M range(int64_t lo, int64_t hi) {
+    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const int l = int(std::clamp<int64_t>(lo, 0, L)), h = int(std::clamp<int64_t>(hi, 0, L));
+    return _mm256_and_si256(_mm256_cmpgt_epi32(iota, _mm256_set1_epi32(l - 1)),
+                            _mm256_cmpgt_epi32(_mm256_set1_epi32(h), iota));
+  }
+  static M full() { return _mm256_set1_epi32(-1); }
+  static M none() { return _mm256_setzero_si256(); }
+  static V maskz_load(M m, const float* p) { return _mm256_maskload_ps(p, m); }
+  static void mask_store(float* p, M m, V v) { _mm256_maskstore_ps(p, m, v); }
+  static void storeu(float* p, V v) { _mm256_storeu_ps(p, v); }
+
+  // Even elements of p[0, 2L): lo covers p[0, L), hi covers p[L, 2L).
+  static V load_even(const float* p, M lo, M hi) {
+    const V a = _mm256_maskload_ps(p, lo), b = _mm256_maskload_ps(p + L, hi);
+    const V e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));  // a0 a2 b0 b2 | a4 a6 b4 b6
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0)));
+  }
+  static V gather(const float* p, int64_t stride, M m) {
+    const __m256i idx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(int(stride)));
+    return _mm256_mask_i32gather_ps(_mm256_setzero_ps(), p, idx, _mm256_castsi256_ps(m), 4);
+  }
+
+  // acc[(L/4)*m + k] -> lane 4k + m of the result holds the sum of acc[(L/4)*m + k]'s lanes.
+  static V reduce(const V* a) {
+    V c[4];
+    for (int p = 0; p < 4; ++p)
+      c[p] = _mm256_add_ps(_mm256_permute2f128_ps(a[2 * p], a[2 * p + 1], 0x20),
+                           _mm256_permute2f128_ps(a[2 * p], a[2 * p + 1], 0x31));
+    const V e0 = _mm256_add_ps(_mm256_shuffle_ps(c[0], c[1], _MM_SHUFFLE(1, 0, 1, 0)),
+                               _mm256_shuffle_ps(c[0], c[1], _MM_SHUFFLE(3, 2, 3, 2)));
+    const V e1 = _mm256_add_ps(_mm256_shuffle_ps(c[2], c[3], _MM_SHUFFLE(1, 0, 1, 0)),
+                               _mm256_shuffle_ps(c[2], c[3], _MM_SHUFFLE(3, 2, 3, 2)));
+    return _mm256_add_ps(_mm256_shuffle_ps(e0, e1, _MM_SHUFFLE(2, 0, 2, 0)),
+                         _mm256_shuffle_ps(e0, e1, _MM_SHUFFLE(3, 1, 3, 1)));
+  }
+  // The 4 floats b[0..3] repeated in every 128-bit chunk.
+  static V bcast4(const float* b) {
+    const __m128 v = _mm_loadu_ps(b);
+    return _mm256_insertf128_ps(_mm256_castps128_ps256(v), v, 1);
+  }
+};
+
+#if defined(__AVX512F__)
+struct Avx512 {
+  using V = __m512;
+  using M = __mmask16;
+  static constexpr int L = 16;
+  static const char* isa() { return "avx512"; }
+
+  static V zero() { return _mm512_setzero_ps(); }
+  static V set1(float f) { return _mm512_set1_ps(f); }
+  static V loadu(const float* p) { return _mm512_loadu_ps(p); }
+  static V bcast(const float* p) { return _mm512_set1_ps(*p); }
+  static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  static V add(V a, V b) { return _mm512_add_ps(a, b); }
+  static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
+  static V max(V a, V b) { return _mm512_max_ps(a, b); }
+  static V min(V a, V b) { return _mm512_min_ps(a, b); }
+
+  static M range(int64_t lo, int64_t hi) {
+    const unsigned l = unsigned(std::clamp<int64_t>(lo, 0, L)), h = unsigned(std::clamp<int64_t>(hi, 0, L));
+    return h > l ? M(((1u << h) - 1u) & ~((1u << l) - 1u)) : M(0);
+  }
+  static M full() { return M(0xFFFF); }
+  static M none() { return M(0); }
+  static V maskz_load(M m, const float* p) { return _mm512_maskz_loadu_ps(m, p); }
+  static void mask_store(float* p, M m, V v) { _mm512_mask_storeu_ps(p, m, v); }
+  static void storeu(float* p, V v) { _mm512_storeu_ps(p, v); }
+
+  static V load_even(const float* p, M lo, M hi) {
+    const __m512i idx = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    return _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(lo, p), idx, _mm512_maskz_loadu_ps(hi, p + L));
+  }
+  static V gather(const float* p, int64_t stride, M m) {
+    const __m512i idx = _mm512_mullo_epi32(
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(int(stride)));
+    return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, p, 4);
+  }
+
+  static V reduce(const V* a) {
+    V c[8];
+    for (int p = 0; p < 8; ++p)
+      c[p] = _mm512_add_ps(_mm512_shuffle_f32x4(a[2 * p], a[2 * p + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                           _mm512_shuffle_f32x4(a[2 * p], a[2 * p + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+    V d[4];
+    for (int q = 0; q < 4; ++q)
+      d[q] = _mm512_add_ps(_mm512_shuffle_f32x4(c[2 * q], c[2 * q + 1], _MM_SHUFFLE(2, 0, 2, 0)),
+                           _mm512_shuffle_f32x4(c[2 * q], c[2 * q + 1], _MM_SHUFFLE(3, 1, 3, 1)));
+    const V e0 = _mm512_add_ps(_mm512_shuffle_ps(d[0], d[1], _MM_SHUFFLE(1, 0, 1, 0)),
+                               _mm512_shuffle_ps(d[0], d[1], _MM_SHUFFLE(3, 2, 3, 2)));
+    const V e1 = _mm512_add_ps(_mm512_shuffle_ps(d[2], d[3], _MM_SHUFFLE(1, 0, 1, 0)),
+                               _mm512_shuffle_ps(d[2], d[3], _MM_SHUFFLE(3, 2, 3, 2)));
+    return _mm512_add_ps(_mm512_shuffle_ps(e0, e1, _MM_SHUFFLE(2, 0, 2, 0)),
+                         _mm512_shuffle_ps(e0, e1, _MM_SHUFFLE(3, 1, 3, 1)));
+  }
+  static V bcast4(const float* b) { return _mm512_broadcast_f32x4(_mm_loadu_ps(b)); }
+};
+#endif
+
+// Bias + activation in registers; must match apply_activation (NaN propagates: max/min return
+// their second operand when either is NaN, so the input goes second).
+template <class S>
+struct Epilogue {
+  using V = typename S::V;
+  ActivationKind kind;
+  V lo, hi, three, sixth;
+  explicit Epilogue(const Activation& a)
+      : kind(a.kind),
+        lo(S::set1(a.kind == ActivationKind::Clamp ? a.lo : 0.0f)),
+        hi(S::set1(a.kind == ActivationKind::Clamp ? a.hi : 6.0f)),
+        three(S::set1(3.0f)),
+        sixth(S::set1(1.0f / 6.0f)) {}
+  V operator()(V v) const {
+    switch (kind) {
+      case ActivationKind::None: return v;
+      case ActivationKind::ReLU: return S::max(lo, v);
+      case ActivationKind::ReLU6:
+      case ActivationKind::Clamp: return S::min(hi, S::max(lo, v));
+      case ActivationKind::HardSwish: {
+        const V t = S::min(hi, S::max(lo, S::add(v, three)));
+        return S::mul(S::mul(v, t), sixth);
+      }
+    }
+    return v;
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
+// NHWC: vectors along cin, tile = L/4 pixels x 4 output channels.
+// ---------------------------------------------------------------------------------------------
+
+template <class S>
+size_t nhwc_packed_size(const WeightDims& d, Layout) {
+  return size_t(d.cout * d.kh * d.kw * round_up(d.cin_per_group, S::L));
+}
+
+template <class S>
+void nhwc_pack(const WeightDims& d, Layout, const float* w, float* out) {
+  const int64_t cpad = round_up(d.cin_per_group, S::L), taps = d.kh * d.kw;
+  for (int64_t oc = 0; oc < d.cout; ++oc)
+    for (int64_t t = 0; t < taps; ++t) {
+      float* o = out + (oc * taps + t) * cpad;
+      const float* src = w + oc * d.cin_per_group * taps + t;
+      for (int64_t c = 0; c < d.cin_per_group; ++c) o[c] = src[c * taps];
+      std::fill(o + d.cin_per_group, o + cpad, 0.0f);
+    }
+}
+
+// One tap (one input row, one kernel column) of a tile: a rank-L update of every accumulator
+// over cin. `xm` are the pixels' masks: all set for a real pixel, none for padding or a pixel
+// past the row's end (their pointers are then the image's base, never dereferenced).
+template <class S, bool AllValid>
+inline void nhwc_tap(typename S::V* acc, const float* const* xp, const typename S::M* xm, const float* const* wq,
+                     int64_t chunks, typename S::M tail, bool has_tail) {
+  using V = typename S::V;
+  constexpr int MR = S::L / 4, NR = 4;
+  int64_t c = 0;
+  for (; c < chunks; ++c) {
+    V xv[MR];
+#pragma GCC unroll 8
+    for (int k = 0; k < MR; ++k) xv[k] = AllValid ? S::loadu(xp[k] + c * S::L) : S::maskz_load(xm[k], xp[k] + c * S::L);
+#pragma GCC unroll 8
+    for (int m = 0; m < NR; ++m) {
+      const V wv = S::loadu(wq[m] + c * S::L);
+#pragma GCC unroll 8
+      for (int k = 0; k < MR; ++k) acc[m * MR + k] = S::fma(xv[k], wv, acc[m * MR + k]);
+    }
+  }
+  if (has_tail) {
+    V xv[MR];
+#pragma GCC unroll 8
+    for (int k = 0; k < MR; ++k) xv[k] = S::maskz_load(AllValid ? tail : typename S::M(xm[k] & tail), xp[k] + c * S::L);
+#pragma GCC unroll 8
+    for (int m = 0; m < NR; ++m) {
+      const V wv = S::loadu(wq[m] + c * S::L);
+#pragma GCC unroll 8
+      for (int k = 0; k < MR; ++k) acc[m * MR + k] = S::fma(xv[k], wv, acc[m * MR + k]);
+    }
+  }
+}
+
+template <class S>
+void conv_nhwc(const ConvGeometry& g, const WorkRange& r, const float* x, const float* wp, const float* bias,
+               const Activation& act, float* y) {
+  using V = typename S::V;
+  using M = typename S::M;
+  constexpr int L = S::L, MR = L / 4, NR = 4;
+  const int64_t cin_g = g.cin_per_group(), cout_g = g.cout_per_group();
+  const int64_t cpad = round_up(cin_g, L), taps = g.kh * g.kw, oc_stride = taps * cpad;
+  const int64_t chunks = cin_g / L;
+  const bool has_tail = cin_g % L != 0;
+  const M tail = S::range(0, cin_g % L);
+  const Epilogue<S> epi(act);
+  alignas(64) float bias4[4];
+
+  for (int64_t oh = r.oh_begin; oh < r.oh_end; ++oh) {
+    const int64_t ih0 = oh * g.sh - g.pad_top;
+    // Kernel rows that land on real input rows.
+    const int64_t i_lo = ih0 >= 0 ? 0 : ceil_div(-ih0, g.dh);
+    const int64_t i_hi = std::min(g.kh, ih0 < g.h ? ceil_div(g.h - ih0, g.dh) : int64_t(0));
+    for (int64_t oc0 = r.oc_begin; oc0 < r.oc_end;) {
+      const int64_t grp = oc0 / cout_g;
+      const int n = int(std::min<int64_t>(NR, std::min(r.oc_end, (grp + 1) * cout_g) - oc0));
+      const float* xg = x + grp * cin_g;
+      const float* wq0[NR];
+      for (int m = 0; m < NR; ++m) wq0[m] = wp + (oc0 + (m < n ? m : 0)) * oc_stride;
+      for (int m = 0; m < 4; ++m) bias4[m] = bias && m < n ? bias[oc0 + m] : 0.0f;
+      const V bv = S::bcast4(bias4);
+
+      for (int64_t ow0 = 0; ow0 < g.wo; ow0 += MR) {
+        const int npx = int(std::min<int64_t>(MR, g.wo - ow0));
+        V acc[L];
+        for (int a = 0; a < L; ++a) acc[a] = S::zero();
+        for (int64_t i = i_lo; i < i_hi; ++i) {
+          const float* xrow = xg + (ih0 + i * g.dh) * g.w * g.cin;
+          for (int64_t j = 0; j < g.kw; ++j) {
+            const float* xp[MR];
+            M xm[MR];
+            bool all = true;
+            for (int k = 0; k < MR; ++k) {
+              const int64_t iw = (ow0 + k) * g.sw - g.pad_left + j * g.dw;
+              const bool ok = k < npx && iw >= 0 && iw < g.w;
+              xp[k] = ok ? xrow + iw * g.cin : x;
+              xm[k] = ok ? S::full() : S::none();
+              all = all && ok;
+            }
+            const float* wq[NR];
+            for (int m = 0; m < NR; ++m) wq[m] = wq0[m] + (i * g.kw + j) * cpad;
+            if (all)
+              nhwc_tap<S, true>(acc, xp, xm, wq, chunks, tail, has_tail);
+            else
+              nhwc_tap<S, false>(acc, xp, xm, wq, chunks, tail, has_tail);
+          }
+        }
+        const V out = epi(S::add(S::reduce(acc), bv));
+        alignas(64) float tmp[L];
+        S::storeu(tmp, out);
+        for (int k = 0; k < npx; ++k) {
+          float* yp = y + (oh * g.wo + ow0 + k) * g.cout + oc0;
+          if (n == 4)
+            std::memcpy(yp, tmp + 4 * k, 4 * sizeof(float));
+          else
+            for (int m = 0; m < n; ++m) yp[m] = tmp[4 * k + m];
+        }
+      }
+      oc0 += n;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// NCHW: vectors along the output width, tile = NR output channels x NV vectors of one row.
+// ---------------------------------------------------------------------------------------------
+
+template <int NR>
+size_t nchw_packed_size(const WeightDims& d, Layout) {
+  return size_t(round_up(d.cout, NR) * d.cin_per_group * d.kh * d.kw);
+}
+
+template <int NR>
+void nchw_pack(const WeightDims& d, Layout, const float* w, float* out) {
+  const int64_t k = d.cin_per_group * d.kh * d.kw, panels = ceil_div(d.cout, NR);
+  for (int64_t p = 0; p < panels; ++p) {
+    float* o = out + p * k * NR;
+    for (int lane = 0; lane < NR; ++lane) {
+      const int64_t oc = p * NR + lane;
+      if (oc < d.cout) {
+        const float* src = w + oc * k;
+        for (int64_t t = 0; t < k; ++t) o[t * NR + lane] = src[t];
+      } else {
+        for (int64_t t = 0; t < k; ++t) o[t * NR + lane] = 0.0f;
+      }
+    }
+  }
+}
+
+// How one vector of input columns is fetched for output columns at input stride s: plain
+// (s = 1), even elements of two vectors (s = 2), or a gather (any other s). Masks come from
+// the range of valid input columns, so padding columns and lanes past the row are zeros.
+template <class S>
+struct Stride1 {
+  using M = typename S::M;
+  struct Mask {
+    M m;
+  };
+  // col: input column of lane 0; lanes: output lanes in this vector.
+  static Mask mask(int64_t col, int64_t w, int64_t lanes, int64_t) { return {S::range(-col, std::min(lanes, w - col))}; }
+  static typename S::V load(const float* p, const Mask& m, int64_t) { return S::maskz_load(m.m, p); }
+};
+
+template <class S>
+struct Stride2 {
+  using M = typename S::M;
+  struct Mask {
+    M lo, hi;
+  };
+  static Mask mask(int64_t col, int64_t w, int64_t lanes, int64_t) {
+    const int64_t lo = -col, hi = std::min(2 * lanes - 1, w - col);  // raw elements [lo, hi)
+    return {S::range(lo, hi), S::range(lo - S::L, hi - S::L)};
+  }
+  static typename S::V load(const float* p, const Mask& m, int64_t) { return S::load_even(p, m.lo, m.hi); }
+};
+
+template <class S>
+struct StrideN {
+  using M = typename S::M;
+  struct Mask {
+    M m;
+  };
+  static Mask mask(int64_t col, int64_t w, int64_t lanes, int64_t s) {
+    // lane l reads column col + l*s: valid for l in [ceil(-col/s), ceil((w-col)/s)).
+    const int64_t lo = col >= 0 ? 0 : ceil_div(-col, s);
+    const int64_t hi = w - col <= 0 ? 0 : ceil_div(w - col, s);
+    return {S::range(lo, std::min(hi, lanes))};
+  }
+  static typename S::V load(const float* p, const Mask& m, int64_t s) { return S::gather(p, s, m.m); }
+};
+
+// One tile: n output channels (lanes lane0.. of the weight panel) x NV vectors.
+template <class S, template <class> class Ld, int N, int NV, int NR>
+void nchw_tile(const ConvGeometry& g, const float* xg, const float* wpanel, int64_t oh, int64_t ow0, int64_t i_lo,
+               int64_t i_hi, const float* bias, const Epilogue<S>& epi, float* yc) {
+  using V = typename S::V;
+  using Loader = Ld<S>;
+  constexpr int L = S::L;
+  const int64_t cin_g = g.cin_per_group(), hw = g.h * g.w, s = g.sw;
+  const int64_t ih0 = oh * g.sh - g.pad_top;
+  V acc[N][NV];
+  for (int m = 0; m < N; ++m)
+    for (int v = 0; v < NV; ++v) acc[m][v] = S::zero();
+  for (int64_t j = 0; j < g.kw; ++j) {
+    const int64_t col0 = ow0 * s - g.pad_left + j * g.dw;
+    typename Loader::Mask mk[NV];
+    for (int v = 0; v < NV; ++v) mk[v] = Loader::mask(col0 + v * L * s, g.w, std::min<int64_t>(L, g.wo - ow0 - v * L), s);
+    for (int64_t c = 0; c < cin_g; ++c) {
+      const float* xc = xg + c * hw + col0;
+      const float* wc = wpanel + (c * g.kh * g.kw + j) * NR;
+      for (int64_t i = i_lo; i < i_hi; ++i) {
+        const float* xr = xc + (ih0 + i * g.dh) * g.w;
+        const float* wt = wc + i * g.kw * NR;
+        V xv[NV];
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; ++v) xv[v] = Loader::load(xr + v * L * s, mk[v], s);
+#pragma GCC unroll 8
+        for (int m = 0; m < N; ++m) {
+          const V wv = S::bcast(wt + m);
+#pragma GCC unroll 8
+          for (int v = 0; v < NV; ++v) acc[m][v] = S::fma(xv[v], wv, acc[m][v]);
+        }
+      }
+    }
+  }
+  const int64_t plane = g.ho * g.wo;
+  for (int m = 0; m < N; ++m) {
+    const V b = S::set1(bias ? bias[m] : 0.0f);
+    float* yr = yc + m * plane + oh * g.wo + ow0;
+    for (int v = 0; v < NV; ++v) {
+      const V o = epi(S::add(acc[m][v], b));
+      const int64_t lanes = std::min<int64_t>(L, g.wo - ow0 - v * L);
+      if (lanes == L)
+        S::storeu(yr + v * L, o);
+      else
+        S::mask_store(yr + v * L, S::range(0, lanes), o);
+    }
+  }
+}
+
+template <class S, template <class> class Ld, int NR, int MR>
+struct NchwTiles {
+  using Fn = void (*)(const ConvGeometry&, const float*, const float*, int64_t, int64_t, int64_t, int64_t, const float*,
+                      const Epilogue<S>&, float*);
+  template <int N, int... V>
+  static constexpr auto row(std::integer_sequence<int, V...>) {
+    return std::array<Fn, MR>{&nchw_tile<S, Ld, N, V + 1, NR>...};
+  }
+  template <int... N>
+  static constexpr auto table(std::integer_sequence<int, N...>) {
+    return std::array<std::array<Fn, MR>, NR>{row<N + 1>(std::make_integer_sequence<int, MR>())...};
+  }
+  // fns[n-1][nv-1]
+  static Fn get(int n, int nv) {
+    static constexpr auto fns = table(std::make_integer_sequence<int, NR>());
+    return fns[n - 1][nv - 1];
+  }
+};
+
+template <class S, template <class> class Ld, int NR, int MR>
+void conv_nchw(const ConvGeometry& g, const WorkRange& r, const float* x, const float* wp, const float* bias,
+               const Activation& act, float* y) {
+  constexpr int L = S::L;
+  const int64_t cin_g = g.cin_per_group(), cout_g = g.cout_per_group();
+  const int64_t k = cin_g * g.kh * g.kw, plane = g.ho * g.wo;
+  const Epilogue<S> epi(act);
+  for (int64_t oc0 = r.oc_begin; oc0 < r.oc_end;) {
+    const int64_t grp = oc0 / cout_g, panel = oc0 / NR, lane0 = oc0 % NR;
+    const int n = int(std::min({r.oc_end, (grp + 1) * cout_g, (panel + 1) * NR}) - oc0);
+    const float* xg = x + grp * cin_g * g.h * g.w;
+    const float* wpanel = wp + panel * k * NR + lane0;
+    for (int64_t oh = r.oh_begin; oh < r.oh_end; ++oh) {
+      const int64_t ih0 = oh * g.sh - g.pad_top;
+      const int64_t i_lo = ih0 >= 0 ? 0 : ceil_div(-ih0, g.dh);
+      const int64_t i_hi = std::min(g.kh, ih0 < g.h ? ceil_div(g.h - ih0, g.dh) : int64_t(0));
+      for (int64_t ow0 = 0; ow0 < g.wo; ow0 += MR * L) {
+        const int nv = int(std::min<int64_t>(MR, ceil_div(g.wo - ow0, L)));
+        NchwTiles<S, Ld, NR, MR>::get(n, nv)(g, xg, wpanel, oh, ow0, i_lo, i_hi, bias ? bias + oc0 : nullptr, epi,
+                                             y + oc0 * plane);
+      }
+    }
+    oc0 += n;
+  }
+}
+
+}  // namespace dsconv::detail::conv_simd

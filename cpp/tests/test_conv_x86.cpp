@@ -1,0 +1,158 @@
+// The direct standard convolution (conv2d) kernels on every ISA against the reference: channel
+// and pixel counts around the tiles (NHWC: L/4 pixels x 4 channels with vectors along cin;
+// NCHW: 4-6 channels x 1-4 vectors along the output width), grouped convolution, kernel
+// sizes, strides, dilation, padding, every activation, both layouts.
+#include <cmath>
+#include <limits>
+
+#include "test_util.hpp"
+
+namespace dsconv::test {
+namespace {
+
+const Layout kLayouts[] = {Layout::NCHW, Layout::NHWC};
+
+Case conv(Layout layout, int64_t n, int64_t cin, int64_t h, int64_t w, int64_t cout, int64_t kh, int64_t kw,
+          int64_t stride = 1, int64_t pad = 0, int64_t groups = 1) {
+  Case c;
+  c.op = Op::Conv2d;
+  c.in = {n, cin, h, w};
+  c.weight_shape = {cout, cin / groups, kh, kw};
+  c.p.layout = layout;
+  c.p.stride_h = c.p.stride_w = stride;
+  c.p.padding = {pad, pad, pad, pad};
+  c.p.groups = groups;
+  return c;
+}
+
+TEST(ConvX86, ChannelCountsAroundTiles) {
+  for (Layout l : kLayouts)
+    for (int64_t cin : {1, 3, 7, 8, 9, 15, 16, 17, 33})
+      for (int64_t cout : {1, 3, 4, 5, 6, 7, 12, 13, 17})
+        expect_all_isas_match_reference(conv(l, 1, cin, 5, 6, cout, 3, 3, 1, 1));
+}
+
+TEST(ConvX86, PixelCountsAroundTiles) {
+  for (Layout l : kLayouts)
+    for (int64_t w : {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 47, 63, 64, 65, 70})
+      expect_all_isas_match_reference(conv(l, 1, 5, 3, w, 7, 3, 3, 1, 1));
+}
+
+TEST(ConvX86, LargeLayer) {
+  for (Layout l : kLayouts) {
+    expect_all_isas_match_reference(conv(l, 1, 48, 14, 14, 24, 3, 3, 1, 1));
+    expect_all_isas_match_reference(conv(l, 2, 32, 9, 17, 40, 3, 3, 2, 1));
+  }
+}
+
+TEST(ConvX86, Grouped) {
+  for (Layout l : kLayouts) {
+    for (int64_t groups : {2, 3, 4}) {
+      expect_all_isas_match_reference(conv(l, 1, 12, 6, 7, 12, 3, 3, 1, 1, groups));
+      expect_all_isas_match_reference(conv(l, 1, 24, 5, 9, 6 * groups, 3, 3, 2, 1, groups));
+      expect_all_isas_match_reference(conv(l, 1, 6 * groups, 4, 5, 14 * groups, 1, 1, 1, 0, groups));
+    }
+    // groups == cin (depthwise through conv2d), with a depth multiplier.
+    expect_all_isas_match_reference(conv(l, 1, 8, 6, 9, 8, 3, 3, 1, 1, 8));
+    expect_all_isas_match_reference(conv(l, 1, 5, 6, 9, 15, 3, 3, 1, 1, 5));
+    expect_all_isas_match_reference(conv(l, 1, 7, 7, 7, 7, 5, 5, 2, 2, 7));
+  }
+}
+
+TEST(ConvX86, KernelSizesAndStrides) {
+  for (Layout l : kLayouts)
+    for (int64_t k : {1, 3, 5, 7})
+      for (int64_t s : {1, 2, 3})
+        expect_all_isas_match_reference(conv(l, 1, 6, 11, 13, 9, k, k, s, k / 2));
+}
+
+TEST(ConvX86, NonSquareAndDilation) {
+  for (Layout l : kLayouts) {
+    Case c = conv(l, 1, 5, 9, 12, 6, 2, 5, 1, 0);
+    c.p.padding = {1, 0, 2, 3};
+    expect_all_isas_match_reference(c);
+    c = conv(l, 1, 7, 13, 19, 10, 3, 3, 1, 2);
+    c.p.dilation_h = 2, c.p.dilation_w = 3;
+    c.p.padding = {2, 2, 3, 3};
+    expect_all_isas_match_reference(c);
+    c = conv(l, 1, 4, 15, 21, 5, 3, 2, 2, 1);
+    c.p.stride_w = 3, c.p.dilation_w = 2, c.p.dilation_h = 3;
+    expect_all_isas_match_reference(c);
+    c = conv(l, 1, 4, 12, 25, 5, 3, 3, 1, 1);
+    c.p.stride_h = 2, c.p.stride_w = 1;
+    expect_all_isas_match_reference(c);
+    c = conv(l, 1, 4, 12, 25, 5, 3, 3, 1, 1);
+    c.p.stride_h = 1, c.p.stride_w = 2, c.p.dilation_w = 2;
+    expect_all_isas_match_reference(c);
+  }
+}
+
+TEST(ConvX86, Padding) {
+  for (Layout l : kLayouts) {
+    for (int64_t pad = 0; pad <= 4; ++pad) {
+      expect_all_isas_match_reference(conv(l, 1, 3, 6, 7, 5, 3, 3, 1, pad));
+      expect_all_isas_match_reference(conv(l, 1, 3, 6, 7, 5, 3, 3, 2, pad));
+    }
+    Case c = conv(l, 1, 9, 10, 20, 7, 3, 3, 2, 0);
+    c.p.padding = {0, 2, 1, 0};
+    expect_all_isas_match_reference(c);
+    c.p.padding = {3, 0, 0, 4};
+    expect_all_isas_match_reference(c);
+    c = conv(l, 1, 9, 10, 20, 7, 3, 3, 2, 0);
+    c.p.same_padding = true;
+    expect_all_isas_match_reference(c);
+    // Output narrower than the input span: 1x1 image with a big kernel and padding.
+    expect_all_isas_match_reference(conv(l, 1, 17, 1, 1, 5, 5, 5, 1, 2));
+  }
+}
+
+TEST(ConvX86, EveryActivationWithAndWithoutBias) {
+  const Activation acts[] = {Activation::none(), Activation::relu(), Activation::relu6(), Activation::hardswish(),
+                             Activation::clamp(-0.25f, 0.5f)};
+  for (Layout l : kLayouts)
+    for (const Activation& a : acts)
+      for (bool bias : {false, true}) {
+        Case c = conv(l, 1, 19, 7, 18, 9, 3, 3, 1, 1);
+        c.p.activation = a;
+        c.bias = bias;
+        expect_all_isas_match_reference(c);
+      }
+}
+
+// A NaN in the input reaches exactly the outputs whose receptive field holds it.
+TEST(ConvX86, NanOnlyReachesItsReceptiveField) {
+  for (Layout l : kLayouts)
+    for (const std::string& isa : isas()) {
+      select_isa(isa);
+      Case c = conv(l, 1, 20, 9, 21, 7, 3, 3, 1, 1);
+      std::vector<float> x(count(c.in), 0.5f), w(count(c.weight_shape), 0.25f), b(7, 0.0f);
+      const int64_t ch = 17, hh = 4, ww = 10;
+      x[l == Layout::NCHW ? (ch * 9 + hh) * 21 + ww : (hh * 21 + ww) * 20 + ch] = std::numeric_limits<float>::quiet_NaN();
+      const auto y = run(c, x, w, b, true);
+      for (int64_t oc = 0; oc < 7; ++oc)
+        for (int64_t oh = 0; oh < 9; ++oh)
+          for (int64_t ow = 0; ow < 21; ++ow) {
+            const float v = y[l == Layout::NCHW ? (oc * 9 + oh) * 21 + ow : (oh * 21 + ow) * 7 + oc];
+            const bool reads = std::abs(oh - hh) <= 1 && std::abs(ow - ww) <= 1;
+            EXPECT_EQ(std::isnan(v), reads) << isa << " oc=" << oc << " oh=" << oh << " ow=" << ow;
+          }
+    }
+  select_isa(isas().back());
+}
+
+TEST(ConvX86, KernelNamesAreSimd) {
+  for (const std::string& isa : isas()) {
+    if (isa != "avx2" && isa != "avx512") continue;
+    select_isa(isa);
+    for (Layout l : kLayouts)
+      for (int64_t s : {1, 2, 3}) {
+        const Case c = conv(l, 1, 8, 8, 8, 8, 3, 3, s, 1);
+        const std::string name = kernel_name(c.op, c.in, c.weight_shape, c.p);
+        EXPECT_EQ(name.rfind(isa + "/conv_", 0), 0u) << name;
+      }
+  }
+  select_isa(isas().back());
+}
+
+}  // namespace
+}  // namespace dsconv::test
