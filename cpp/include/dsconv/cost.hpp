@@ -10,7 +10,7 @@
 
 namespace dsconv {
 
-struct Cost {
+struct DSCONV_API Cost {  // exported: roofline_seconds is defined in the library
   uint64_t macs = 0;            // nominal: output elements x taps per output (textbook formula)
   uint64_t effective_macs = 0;  // taps that land on real input, not on padding
   uint64_t params = 0;          // weights (bias not included)
