@@ -373,28 +373,32 @@ struct StrideN {
   static typename S::V load(const float* p, const Mask& m, int64_t s) { return S::gather(p, s, m.m); }
 };
 
-// One tile: n output channels (lanes lane0.. of the weight panel) x NV vectors.
+// One tile: N output channels (consecutive lanes of the weight panel) x NV vectors. Every loop
+// over the accumulators is unrolled so that they live in registers across the reduction.
 template <class S, template <class> class Ld, int N, int NV, int NR>
 void nchw_tile(const ConvGeometry& g, const float* xg, const float* wpanel, int64_t oh, int64_t ow0, int64_t i_lo,
                int64_t i_hi, const float* bias, const Epilogue<S>& epi, float* yc) {
   using V = typename S::V;
   using Loader = Ld<S>;
   constexpr int L = S::L;
-  const int64_t cin_g = g.cin_per_group(), hw = g.h * g.w, s = g.sw;
-  const int64_t ih0 = oh * g.sh - g.pad_top;
-  V acc[N][NV];
-  for (int m = 0; m < N; ++m)
-    for (int v = 0; v < NV; ++v) acc[m][v] = S::zero();
-  for (int64_t j = 0; j < g.kw; ++j) {
+  const int64_t cin_g = g.cin_per_group(), hw = g.h * g.w, s = g.sw, kw = g.kw, kh = g.kh, w = g.w;
+  const int64_t row_step = g.dh * w, wrow_step = kw * NR, taps = kh * kw;
+  const int64_t x_first = (oh * g.sh - g.pad_top + i_lo * g.dh) * w;
+  const int64_t rows = i_hi - i_lo;
+  V acc[N * NV];
+#pragma GCC unroll 32
+  for (int a = 0; a < N * NV; ++a) acc[a] = S::zero();
+  for (int64_t j = 0; j < kw && rows > 0; ++j) {
     const int64_t col0 = ow0 * s - g.pad_left + j * g.dw;
     typename Loader::Mask mk[NV];
-    for (int v = 0; v < NV; ++v) mk[v] = Loader::mask(col0 + v * L * s, g.w, std::min<int64_t>(L, g.wo - ow0 - v * L), s);
-    for (int64_t c = 0; c < cin_g; ++c) {
-      const float* xc = xg + c * hw + col0;
-      const float* wc = wpanel + (c * g.kh * g.kw + j) * NR;
-      for (int64_t i = i_lo; i < i_hi; ++i) {
-        const float* xr = xc + (ih0 + i * g.dh) * g.w;
-        const float* wt = wc + i * g.kw * NR;
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) mk[v] = Loader::mask(col0 + v * L * s, w, std::min<int64_t>(L, g.wo - ow0 - v * L), s);
+    const float* xc = xg + x_first + col0;
+    const float* wc = wpanel + (i_lo * kw + j) * NR;
+    for (int64_t c = 0; c < cin_g; ++c, xc += hw, wc += taps * NR) {
+      const float* xr = xc;
+      const float* wt = wc;
+      for (int64_t i = 0; i < rows; ++i, xr += row_step, wt += wrow_step) {
         V xv[NV];
 #pragma GCC unroll 8
         for (int v = 0; v < NV; ++v) xv[v] = Loader::load(xr + v * L * s, mk[v], s);
@@ -402,17 +406,19 @@ void nchw_tile(const ConvGeometry& g, const float* xg, const float* wpanel, int6
         for (int m = 0; m < N; ++m) {
           const V wv = S::bcast(wt + m);
 #pragma GCC unroll 8
-          for (int v = 0; v < NV; ++v) acc[m][v] = S::fma(xv[v], wv, acc[m][v]);
+          for (int v = 0; v < NV; ++v) acc[m * NV + v] = S::fma(xv[v], wv, acc[m * NV + v]);
         }
       }
     }
   }
   const int64_t plane = g.ho * g.wo;
+#pragma GCC unroll 8
   for (int m = 0; m < N; ++m) {
     const V b = S::set1(bias ? bias[m] : 0.0f);
     float* yr = yc + m * plane + oh * g.wo + ow0;
+#pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) {
-      const V o = epi(S::add(acc[m][v], b));
+      const V o = epi(S::add(acc[m * NV + v], b));
       const int64_t lanes = std::min<int64_t>(L, g.wo - ow0 - v * L);
       if (lanes == L)
         S::storeu(yr + v * L, o);
