@@ -1,12 +1,33 @@
-// dwconv NCHW on avx2: packing and kernel choice. PLACEHOLDER until the SIMD kernels land:
-// it selects the reference kernel, and cpu_info()/kernel_name() say so.
-#include "reference/reference.hpp"
+// dwconv NCHW on avx2: packing (PyTorch's layout: each channel's kh*kw taps contiguous, which is
+// what the kernels broadcast from) and the choice of kernel for a geometry.
+#include <cstring>
+
+#include "x86/dwconv_nchw_simd.hpp"
 #include "x86/x86_kernels.hpp"
 
 namespace dsconv::detail {
+namespace {
 
-LayoutKernels dwconv_nchw_avx2() {
-  return {reference::packed_size, reference::pack, reference::select_dwconv};
+size_t packed_size(const WeightDims& d, Layout) { return size_t(d.count()); }
+
+void pack(const WeightDims& d, Layout, const float* w, float* packed) {
+  std::memcpy(packed, w, sizeof(float) * size_t(d.count()));
 }
+
+KernelChoice select(const ConvGeometry& g) {
+  const bool unit_dilation = g.dh == 1 && g.dw == 1;
+  const bool square_stride = g.sh == g.sw && g.sh <= 2;
+  if (unit_dilation && square_stride && g.kh == g.kw && (g.kh == 3 || g.kh == 5)) {
+    if (g.kh == 3) return g.sh == 1 ? KernelChoice{"avx2/dwconv_3x3s1_nchw", dwconv_3x3s1_nchw_avx2}
+                                    : KernelChoice{"avx2/dwconv_3x3s2_nchw", dwconv_3x3s2_nchw_avx2};
+    return g.sh == 1 ? KernelChoice{"avx2/dwconv_5x5s1_nchw", dwconv_5x5s1_nchw_avx2}
+                     : KernelChoice{"avx2/dwconv_5x5s2_nchw", dwconv_5x5s2_nchw_avx2};
+  }
+  return {"avx2/dwconv_generic_nchw", dwconv_generic_nchw_avx2};
+}
+
+}  // namespace
+
+LayoutKernels dwconv_nchw_avx2() { return {packed_size, pack, select}; }
 
 }  // namespace dsconv::detail

@@ -1,0 +1,11 @@
+// dwconv NCHW on avx2: 5x5 at stride 2, tiles of 4 output rows (x86/dwconv_nchw_simd.hpp).
+#include "x86/dwconv_nchw_simd.hpp"
+
+namespace dsconv::detail {
+
+void dwconv_5x5s2_nchw_avx2(const ConvGeometry& g, const WorkRange& r, const float* x, const float* w,
+                          const float* bias, const Activation& act, float* y) {
+  dwnchw::run<dwnchw::Avx2, dwnchw::Fixed<5,5,2,4>>(g, r, x, w, bias, act, y);
+}
+
+}  // namespace dsconv::detail

@@ -1,0 +1,17 @@
+// dwconv NCHW on avx512: 5x5 at stride 2, tiles of 4 output rows (x86/dwconv_nchw_simd.hpp);
+// the _ymm variant runs 256-bit vectors for maps at most 8 wide.
+#include "x86/dwconv_nchw_simd.hpp"
+
+namespace dsconv::detail {
+
+void dwconv_5x5s2_nchw_avx512(const ConvGeometry& g, const WorkRange& r, const float* x, const float* w,
+                          const float* bias, const Activation& act, float* y) {
+  dwnchw::run<dwnchw::Zmm, dwnchw::Fixed<5,5,2,4>>(g, r, x, w, bias, act, y);
+}
+
+void dwconv_5x5s2_nchw_avx512_ymm(const ConvGeometry& g, const WorkRange& r, const float* x, const float* w,
+                              const float* bias, const Activation& act, float* y) {
+  dwnchw::run<dwnchw::Ymm512, dwnchw::Fixed<5,5,2,4>>(g, r, x, w, bias, act, y);
+}
+
+}  // namespace dsconv::detail
