@@ -1,12 +1,9 @@
-// pwconv NHWC on avx2: packing and kernel choice. PLACEHOLDER until the SIMD kernels land:
-// it selects the reference kernel, and cpu_info()/kernel_name() say so.
-#include "reference/reference.hpp"
+// pwconv NHWC on AVX2+FMA: 6 pixels x 16 output channels per microkernel (12 ymm accumulators).
+#include "x86/avx2/pwconv_config_avx2.hpp"
 #include "x86/x86_kernels.hpp"
 
 namespace dsconv::detail {
 
-LayoutKernels pwconv_nhwc_avx2() {
-  return {reference::packed_size, reference::pack, reference::select_pwconv};
-}
+LayoutKernels pwconv_nhwc_avx2() { return pw::Pointwise<pw::Avx2Config>::nhwc(); }
 
 }  // namespace dsconv::detail

@@ -1,0 +1,20 @@
+// The AVX2 pointwise configuration: tile shapes (16 ymm registers) and cache blocking.
+#pragma once
+
+#include "x86/pwconv_simd.hpp"
+
+namespace dsconv::detail::pw {
+namespace {
+
+struct Avx2Config {
+  using V = gemm::Avx2;
+  static constexpr int PW = 16;
+  static constexpr int MR_HWC = 6;
+  static constexpr int MR_CHW = 6, NV_CHW = 2;
+  static constexpr int64_t KC = 256, MC_HWC = 96, MC_CHW = 384;
+  static constexpr const char* name_nhwc = "avx2/pwconv_nhwc_6x16";
+  static constexpr const char* name_nchw = "avx2/pwconv_nchw_6x16";
+};
+
+}  // namespace
+}  // namespace dsconv::detail::pw

@@ -1,0 +1,21 @@
+// The AVX-512 pointwise configuration: tile shapes and cache blocking (measured on Zen 5:
+// 48 KiB L1d, 1 MiB L2 per core).
+#pragma once
+
+#include "x86/pwconv_simd.hpp"
+
+namespace dsconv::detail::pw {
+namespace {
+
+struct Avx512Config {
+  using V = gemm::Avx512;
+  static constexpr int PW = 32;
+  static constexpr int MR_HWC = 14;
+  static constexpr int MR_CHW = 8, NV_CHW = 3;
+  static constexpr int64_t KC = 256, MC_HWC = 112, MC_CHW = 384;
+  static constexpr const char* name_nhwc = "avx512/pwconv_nhwc_14x32";
+  static constexpr const char* name_nchw = "avx512/pwconv_nchw_8x48";
+};
+
+}  // namespace
+}  // namespace dsconv::detail::pw

@@ -1,0 +1,198 @@
+// Pointwise (1x1) convolution as GEMM on x86, one template for AVX2 and AVX-512
+// (instantiated in x86/avx2/pwconv_*_avx2.cpp and x86/avx512/pwconv_*_avx512.cpp).
+//
+//   NHWC: Y[P x Cout] = X[P x Cin] * W^T   vectors over Cout (packed weights), broadcast pixels
+//   NCHW: Y[Cout x P] = W * X[Cin x P]     vectors over pixels (input in place), broadcast weights
+//
+// Packing (both layouts, one format per ISA): Cout in panels of Cfg::PW channels, Cin-major
+// inside a panel, the last panel zero-padded: packed[q][k][lane] = W[q*PW + lane][k]. The bias
+// is not packed (pack_weights never sees it): the epilogue loads it.
+//
+// Blocking: the reduction in chunks of KC input channels (the panel slice KC x PW, or the
+// weight tile MR x KC, stays in L1), pixels in blocks of MC (the input block KC x MC stays in
+// L2); partial sums go through the output, bias and activation are fused on the last chunk.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <string>
+#include <utility>
+
+#include "kernels/by_layout.hpp"
+#include "x86/gemm_simd.hpp"
+
+namespace dsconv::detail::pw {
+namespace {
+
+using gemm::Epilogue;
+
+inline int64_t div_up(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// Cfg: V (ISA traits), PW (panel width, floats), NHWC tile MR_HWC x (PW/L) vectors, NCHW tile
+// MR_CHW couts x NV_CHW pixel vectors, and the cache blocking KC (input channels), MC (pixels).
+template <class Cfg>
+struct Pointwise {
+  using V = typename Cfg::V;
+  using reg = typename V::reg;
+  using mask = typename V::mask;
+  static constexpr int L = V::L;
+  static constexpr int PW = Cfg::PW;
+  static constexpr int NV_HWC = PW / L;
+  static constexpr int MR_HWC = Cfg::MR_HWC;
+  static constexpr int MR_CHW = Cfg::MR_CHW;
+  static constexpr int NV_CHW = Cfg::NV_CHW;
+
+  // ------------------------------------------------------------------ packing
+  static size_t packed_size(const WeightDims& d, Layout) { return size_t(div_up(d.cout, PW) * PW * d.cin_per_group); }
+
+  static void pack(const WeightDims& d, Layout, const float* w, float* out) {
+    const int64_t cin = d.cin_per_group, panels = div_up(d.cout, PW);
+    for (int64_t q = 0; q < panels; ++q) {
+      float* panel = out + q * PW * cin;
+      const int64_t n = std::min<int64_t>(PW, d.cout - q * PW);
+      // Transpose n rows of W (contiguous over k) into the panel (contiguous over lanes), in
+      // blocks of 8 input channels so the reads stay sequential and the writes stay in L1.
+      for (int64_t k0 = 0; k0 < cin; k0 += 8) {
+        const int64_t kn = std::min<int64_t>(8, cin - k0);
+        for (int64_t lane = 0; lane < n; ++lane) {
+          const float* src = w + (q * PW + lane) * cin + k0;
+          for (int64_t k = 0; k < kn; ++k) panel[(k0 + k) * PW + lane] = src[k];
+        }
+        for (int64_t k = 0; k < kn; ++k)
+          for (int64_t lane = n; lane < PW; ++lane) panel[(k0 + k) * PW + lane] = 0.0f;
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ NHWC
+  // MR pixels x NV vectors of output channels, from one panel.
+  template <int MR, int NV, bool Masked>
+  static void hwc_tile(int64_t kc, const float* x, int64_t cin, const float* w, float* y, int64_t cout,
+                       const mask* cm, bool first, const Epilogue<V>& e) {
+    reg acc[MR][NV];
+    if (first)
+      gemm::zero_tile<V, MR, NV>(acc);
+    else
+      gemm::load_tile<V, MR, NV, Masked>(acc, y, cout, cm);
+    gemm::accumulate<V, MR, NV, false>(acc, kc, x, cin, 1, w, L, PW, mask{});
+    gemm::store_tile<V, MR, NV, Masked>(acc, y, cout, cm, e);
+  }
+  using HwcFn = void (*)(int64_t, const float*, int64_t, const float*, float*, int64_t, const mask*, bool,
+                         const Epilogue<V>&);
+
+  template <int NV, bool Masked, size_t... I>
+  static std::array<HwcFn, MR_HWC> hwc_row(std::index_sequence<I...>) {
+    return {{&hwc_tile<int(I) + 1, NV, Masked>...}};
+  }
+  // The tile for `mr` pixels (1..MR_HWC) and `nv` vectors (1 or NV_HWC).
+  static HwcFn hwc_fn(int64_t mr, int nv, bool masked) {
+    static_assert(NV_HWC == 1 || NV_HWC == 2, "panels hold one or two vectors");
+    using I = std::make_index_sequence<MR_HWC>;
+    static const std::array<HwcFn, MR_HWC> rows[4] = {hwc_row<1, false>(I()), hwc_row<1, true>(I()),
+                                                      hwc_row<NV_HWC, false>(I()), hwc_row<NV_HWC, true>(I())};
+    return rows[(nv == 1 ? 0 : 2) + (masked ? 1 : 0)][size_t(mr - 1)];
+  }
+
+  static void run_nhwc(const ConvGeometry& g, const WorkRange& r, const float* x, const float* wp,
+                       const float* bias, const Activation& act, float* y) {
+    const int64_t cin = g.cin, cout = g.cout;
+    const int64_t p0 = r.oh_begin * g.wo, p1 = r.oh_end * g.wo;
+    const int64_t q0 = r.oc_begin / PW, q1 = div_up(r.oc_end, PW);
+    for (int64_t kb = 0; kb < cin; kb += Cfg::KC) {
+      const int64_t kc = std::min<int64_t>(Cfg::KC, cin - kb);
+      const bool first = kb == 0;
+      Epilogue<V> e(act, kb + kc == cin);
+      for (int64_t pb = p0; pb < p1; pb += Cfg::MC_HWC) {
+        const int64_t pe = std::min(p1, pb + Cfg::MC_HWC);
+        for (int64_t q = q0; q < q1; ++q) {
+          const int64_t base = q * PW;
+          const int lo = int(std::max(r.oc_begin, base) - base), hi = int(std::min(r.oc_end, base + PW) - base);
+          const int nv = hi <= L ? 1 : NV_HWC;
+          const bool masked = lo != 0 || hi != nv * L;
+          mask cm[NV_HWC];
+          for (int j = 0; j < NV_HWC; ++j)
+            cm[j] = V::lanes(std::clamp(lo - j * L, 0, L), std::clamp(hi - j * L, 0, L));
+          e.col_bias = bias ? bias + base : nullptr;
+          const float* w = wp + q * PW * cin + kb * PW;
+          for (int64_t p = pb; p < pe; p += MR_HWC) {
+            const int64_t mr = std::min<int64_t>(MR_HWC, pe - p);
+            hwc_fn(mr, nv, masked)(kc, x + p * cin + kb, cin, w, y + p * cout + base, cout, cm, first, e);
+          }
+        }
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ NCHW
+  // MR output channels (one panel's lanes) x NV vectors of pixels; Masked: the last vector is
+  // a tail of the pixel range, loaded and stored under cm[NV-1].
+  template <int MR, int NV, bool Masked>
+  static void chw_tile(int64_t kc, const float* w, const float* x, int64_t plane, float* y, mask tail, bool first,
+                       const Epilogue<V>& e) {
+    mask cm[NV];
+    for (int j = 0; j < NV; ++j) cm[j] = j == NV - 1 ? tail : V::lanes(0, L);
+    reg acc[MR][NV];
+    if (first)
+      gemm::zero_tile<V, MR, NV>(acc);
+    else
+      gemm::load_tile<V, MR, NV, Masked>(acc, y, plane, cm);
+    gemm::accumulate<V, MR, NV, Masked>(acc, kc, w, 1, PW, x, L, plane, tail);
+    gemm::store_tile<V, MR, NV, Masked>(acc, y, plane, cm, e);
+  }
+  using ChwFn = void (*)(int64_t, const float*, const float*, int64_t, float*, mask, bool, const Epilogue<V>&);
+
+  template <bool Masked, int MR, size_t... J>
+  static std::array<ChwFn, NV_CHW> chw_row(std::index_sequence<J...>) {
+    return {{&chw_tile<MR, int(J) + 1, Masked>...}};
+  }
+  template <bool Masked, size_t... I>
+  static std::array<std::array<ChwFn, NV_CHW>, MR_CHW> chw_table(std::index_sequence<I...>) {
+    return {{chw_row<Masked, int(I) + 1>(std::make_index_sequence<NV_CHW>())...}};
+  }
+  // The tile for `mr` output channels (1..MR_CHW) and `nv` pixel vectors (1..NV_CHW).
+  static ChwFn chw_fn(int64_t mr, int64_t nv, bool masked) {
+    using I = std::make_index_sequence<MR_CHW>;
+    static const std::array<std::array<ChwFn, NV_CHW>, MR_CHW> tables[2] = {chw_table<false>(I()),
+                                                                            chw_table<true>(I())};
+    return tables[masked ? 1 : 0][size_t(mr - 1)][size_t(nv - 1)];
+  }
+
+  static void run_nchw(const ConvGeometry& g, const WorkRange& r, const float* x, const float* wp,
+                       const float* bias, const Activation& act, float* y) {
+    const int64_t cin = g.cin, plane = g.h * g.w;
+    const int64_t p0 = r.oh_begin * g.wo, p1 = r.oh_end * g.wo;
+    constexpr int64_t NP = int64_t(NV_CHW) * L;
+    for (int64_t kb = 0; kb < cin; kb += Cfg::KC) {
+      const int64_t kc = std::min<int64_t>(Cfg::KC, cin - kb);
+      const bool first = kb == 0;
+      Epilogue<V> e(act, kb + kc == cin);
+      for (int64_t pb = p0; pb < p1; pb += Cfg::MC_CHW) {
+        const int64_t pe = std::min(p1, pb + Cfg::MC_CHW);
+        for (int64_t o = r.oc_begin; o < r.oc_end;) {
+          // A tile of channels never crosses a panel: its weights are lanes of one panel.
+          const int64_t q = o / PW;
+          const int64_t mr = std::min<int64_t>({MR_CHW, r.oc_end - o, (q + 1) * PW - o});
+          const float* w = wp + q * PW * cin + kb * PW + (o - q * PW);
+          e.row_bias = bias ? bias + o : nullptr;
+          for (int64_t p = pb; p < pe; p += NP) {
+            const int64_t np = std::min(NP, pe - p);
+            const int64_t nv = div_up(np, L);
+            const int rem = int(np - (nv - 1) * L);
+            chw_fn(mr, nv, rem != L)(kc, w, x + kb * plane + p, plane, y + o * plane + p, V::lanes(0, rem), first, e);
+          }
+          o += mr;
+        }
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ table entries
+  static KernelChoice select_nhwc(const ConvGeometry&) { return {Cfg::name_nhwc, run_nhwc}; }
+  static KernelChoice select_nchw(const ConvGeometry&) { return {Cfg::name_nchw, run_nchw}; }
+  static LayoutKernels nhwc() { return {packed_size, pack, select_nhwc}; }
+  static LayoutKernels nchw() { return {packed_size, pack, select_nchw}; }
+};
+
+}  // namespace
+}  // namespace dsconv::detail::pw

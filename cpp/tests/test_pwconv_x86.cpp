@@ -1,0 +1,121 @@
+// Pointwise (1x1) kernels on every ISA against the reference: channel and pixel counts at
+// 1, tile-1, tile, tile+1 and large for the AVX2 (6x16 NHWC, 6x16 NCHW) and AVX-512 (14x32
+// NHWC, 8x48 NCHW) tiles, both layouts, every activation, bias and no bias, raw and packed.
+#include <cmath>
+#include <limits>
+
+#include "test_util.hpp"
+
+using namespace dsconv;
+using dsconv::test::Case;
+using dsconv::test::expect_all_isas_match_reference;
+
+namespace {
+
+Case pw_case(int64_t n, int64_t cin, int64_t cout, int64_t h, int64_t w, Layout layout, Activation act, bool bias,
+             bool four_d = true) {
+  Case c;
+  c.op = Op::Pointwise;
+  c.in = {n, cin, h, w};
+  c.weight_shape = four_d ? std::vector<int64_t>{cout, cin, 1, 1} : std::vector<int64_t>{cout, cin};
+  c.p.layout = layout;
+  c.p.activation = act;
+  c.bias = bias;
+  return c;
+}
+
+const Layout kLayouts[] = {Layout::NHWC, Layout::NCHW};
+
+}  // namespace
+
+// Output channels around the panel widths (8, 16, 32) and the NCHW channel tiles (6, 8).
+TEST(PointwiseX86, OutputChannelEdges) {
+  for (Layout layout : kLayouts)
+    for (int64_t cout : {1, 5, 6, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 48, 63, 64, 65, 97})
+      expect_all_isas_match_reference(pw_case(1, 13, cout, 3, 7, layout, Activation::none(), cout % 2 == 1));
+}
+
+// Input channels: the reduction length, including more than one KC = 256 chunk.
+TEST(PointwiseX86, InputChannelEdges) {
+  for (Layout layout : kLayouts)
+    for (int64_t cin : {1, 2, 7, 8, 16, 17, 255, 256, 257, 600})
+      expect_all_isas_match_reference(pw_case(1, cin, 20, 5, 5, layout, Activation::relu(), cin % 2 == 0));
+}
+
+// Pixel counts around the NHWC pixel tiles (6, 14), the NCHW pixel tiles (8, 16, 32, 48) and the
+// pixel blocks (96, 112, 384).
+TEST(PointwiseX86, PixelEdges) {
+  for (Layout layout : kLayouts)
+    for (int64_t hw : {1, 5, 6, 7, 13, 14, 15, 16, 17, 28, 31, 32, 33, 47, 48, 49, 95, 96, 97, 111, 112, 113, 383,
+                       384, 385, 1000})
+      expect_all_isas_match_reference(pw_case(1, 9, 35, 1, hw, layout, Activation::none(), hw % 2 == 1));
+}
+
+TEST(PointwiseX86, EveryActivation) {
+  const Activation acts[] = {Activation::none(), Activation::relu(), Activation::relu6(), Activation::hardswish(),
+                             Activation::clamp(-0.25f, 0.5f)};
+  for (Layout layout : kLayouts)
+    for (const Activation& a : acts)
+      for (bool bias : {false, true}) expect_all_isas_match_reference(pw_case(2, 19, 37, 7, 9, layout, a, bias));
+}
+
+// MobileNet-like shapes, batch > 1, and the 2-D (Cout, Cin) weight shape.
+TEST(PointwiseX86, LargeShapes) {
+  for (Layout layout : kLayouts) {
+    expect_all_isas_match_reference(pw_case(1, 144, 24, 28, 28, layout, Activation::relu6(), true));
+    expect_all_isas_match_reference(pw_case(1, 24, 144, 20, 21, layout, Activation::none(), false));
+    expect_all_isas_match_reference(pw_case(1, 576, 160, 7, 7, layout, Activation::hardswish(), true, false));
+    expect_all_isas_match_reference(pw_case(3, 40, 50, 9, 11, layout, Activation::relu(), true));
+  }
+}
+
+// Multi-threaded calls split the work into channel blocks and row bands; each must write
+// exactly its own range.
+TEST(PointwiseX86, ThreadSplits) {
+  const int saved = get_num_threads();
+  set_num_threads(3);
+  for (Layout layout : kLayouts) {
+    expect_all_isas_match_reference(pw_case(1, 64, 200, 2, 9, layout, Activation::relu(), true));
+    expect_all_isas_match_reference(pw_case(1, 64, 40, 30, 9, layout, Activation::none(), false));
+  }
+  set_num_threads(saved);
+}
+
+// NaN/Inf propagate only to the outputs whose pixel holds them, through every activation.
+TEST(PointwiseX86, NanStaysInItsPixel) {
+  const Activation acts[] = {Activation::none(), Activation::relu(), Activation::relu6(), Activation::hardswish(),
+                             Activation::clamp(-1.0f, 1.0f)};
+  const int64_t cin = 20, cout = 37, hw = 23;
+  for (Layout layout : kLayouts)
+    for (const Activation& a : acts)
+      for (const std::string& isa : test::isas()) {
+        select_isa(isa);
+        std::vector<float> x = test::random_floats(size_t(cin * hw), 3), w = test::random_floats(size_t(cin * cout), 4);
+        const int64_t bad_pixel = 11;
+        const size_t at = layout == Layout::NHWC ? size_t(bad_pixel * cin + 5) : size_t(5 * hw + bad_pixel);
+        x[at] = std::numeric_limits<float>::quiet_NaN();
+        std::vector<float> y(size_t(cout * hw));
+        pointwise_conv2d(x.data(), {1, cin, 1, hw}, w.data(), {cout, cin}, nullptr, y.data(), a, layout);
+        for (int64_t p = 0; p < hw; ++p)
+          for (int64_t o = 0; o < cout; ++o) {
+            const float v = layout == Layout::NHWC ? y[size_t(p * cout + o)] : y[size_t(o * hw + p)];
+            EXPECT_EQ(std::isnan(v), p == bad_pixel) << isa << " pixel " << p << " channel " << o;
+          }
+      }
+  select_isa(test::isas().back());
+}
+
+// The kernels are SIMD on the x86 ISAs (the name must tell the truth).
+TEST(PointwiseX86, KernelNames) {
+  for (const std::string& isa : test::isas()) {
+    if (isa != "avx2" && isa != "avx512") continue;
+    select_isa(isa);
+    for (Layout layout : kLayouts) {
+      ConvParams p;
+      p.layout = layout;
+      const std::string name = kernel_name(Op::Pointwise, {1, 8, 4, 4}, {8, 8, 1, 1}, p);
+      EXPECT_EQ(name.rfind(isa + "/pwconv_" + (layout == Layout::NHWC ? "nhwc" : "nchw"), 0), 0u) << name;
+    }
+  }
+  select_isa(test::isas().back());
+}
