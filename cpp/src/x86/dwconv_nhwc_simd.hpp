@@ -1,0 +1,393 @@
+// Depthwise convolution in NHWC on x86 SIMD (AVX2+FMA, AVX-512F): one template, instantiated
+// per ISA and per kernel shape in x86/avx2/dwconv_*_nhwc_avx2.cpp and
+// x86/avx512/dwconv_*_nhwc_avx512.cpp.
+//
+// Design (channels are innermost, so a vector holds V consecutive output channels):
+// - Packed weights: [kh*kw][Cp] with Cp = cout rounded up to V (zeros in the padding), so one
+//   tap of one channel block is one aligned vector. Bias stays separate (packing gets none).
+// - Loop order: row band (sized so the band's input, all channels, stays in L2) > channel
+//   block > output row > tile of T output pixels along the width. Within a band, a channel
+//   block's kh input rows stay in L1 while the block walks down the rows.
+// - A tile keeps T accumulators in registers. With the kernel width, stride and dilation known
+//   at compile time, each input column of the tile's footprint is loaded once and feeds every
+//   accumulator that uses it (up to kw FMAs per load); the generic path loads per tap.
+// - Rows of the kernel that fall in the padding are skipped (the row loop runs over the valid
+//   range). Columns: output pixels whose taps are all inside the input run the direct tiles;
+//   the few edge pixels run "edge" tiles whose out-of-range taps are masked loads with an empty
+//   mask (a zero column, no memory access, no branch).
+// - Channel tails use masked loads/stores; depth multiplier m > 1 loads the input channels a
+//   block needs and spreads them over the lanes with one permute (lane l <- channel (oc+l)/m).
+// - Bias and activation are applied to the accumulators before the store.
+#pragma once
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/kernel_types.hpp"
+
+// GCC 12 flags the undefined pass-through operand inside _mm512_max_ps/_mm512_min_ps.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace dsconv::detail::dwnhwc {
+
+// ------------------------------------------------------------------ entry points, per ISA
+#define DSCONV_DWNHWC_KERNEL(name)                                                                   \
+  void name(const ConvGeometry& g, const WorkRange& r, const float* x, const float* w, const float* bias, \
+            const Activation& act, float* y)
+DSCONV_DWNHWC_KERNEL(avx2_3x3s1);
+DSCONV_DWNHWC_KERNEL(avx2_3x3s2);
+DSCONV_DWNHWC_KERNEL(avx2_5x5s1);
+DSCONV_DWNHWC_KERNEL(avx2_5x5s2);
+DSCONV_DWNHWC_KERNEL(avx2_generic);
+DSCONV_DWNHWC_KERNEL(avx512_3x3s1);
+DSCONV_DWNHWC_KERNEL(avx512_3x3s2);
+DSCONV_DWNHWC_KERNEL(avx512_5x5s1);
+DSCONV_DWNHWC_KERNEL(avx512_5x5s2);
+DSCONV_DWNHWC_KERNEL(avx512_generic);
+
+// ------------------------------------------------------------------ packing (any V)
+inline int64_t padded_channels(int64_t cout, int V) { return (cout + V - 1) / V * V; }
+
+inline size_t packed_size(const WeightDims& d, int V) {
+  return size_t(d.kh * d.kw * padded_channels(d.cout, V));
+}
+
+// PyTorch (cout, 1, kh, kw) -> [kh*kw][Cp].
+inline void pack(const WeightDims& d, int V, const float* w, float* out) {
+  const int64_t taps = d.kh * d.kw, cp = padded_channels(d.cout, V);
+  for (int64_t t = 0; t < taps; ++t) {
+    float* o = out + t * cp;
+    for (int64_t c = 0; c < d.cout; ++c) o[c] = w[c * taps + t];
+    std::fill(o + d.cout, o + cp, 0.0f);
+  }
+}
+
+// ------------------------------------------------------------------ ISA traits
+#if defined(__AVX512F__)
+struct Avx512 {
+  static constexpr int V = 16;
+  using Vec = __m512;
+  using Mask = __mmask16;
+  using Idx = __m512i;
+  static Mask mask(int64_t n) { return Mask((1u << n) - 1u); }  // n in [0, 16]
+  static Mask mask_if(Mask m, bool on) { return Mask(m & -unsigned(on)); }
+  static Vec zero() { return _mm512_setzero_ps(); }
+  static Vec set1(float v) { return _mm512_set1_ps(v); }
+  static Vec load(const float* p) { return _mm512_loadu_ps(p); }
+  static Vec load(const float* p, Mask m) { return _mm512_maskz_loadu_ps(m, p); }
+  static void store(float* p, Vec v) { _mm512_storeu_ps(p, v); }
+  static void store(float* p, Vec v, Mask m) { _mm512_mask_storeu_ps(p, m, v); }
+  static Vec fma(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
+  static Vec add(Vec a, Vec b) { return _mm512_add_ps(a, b); }
+  static Vec mul(Vec a, Vec b) { return _mm512_mul_ps(a, b); }
+  // NaN passes through: max/min return the second operand when either is NaN.
+  static Vec max(Vec lo, Vec v) { return _mm512_max_ps(lo, v); }
+  static Vec min(Vec hi, Vec v) { return _mm512_min_ps(hi, v); }
+  // Lane l takes loaded lane (first + l) / m - first / m.
+  static Idx lane_map(int64_t first, int64_t m) {
+    alignas(64) int32_t i[V];
+    for (int l = 0; l < V; ++l) i[l] = int32_t((first + l) / m - first / m);
+    return _mm512_load_si512(i);
+  }
+  static Vec permute(Vec v, Idx i) { return _mm512_permutexvar_ps(i, v); }
+};
+#endif
+
+#if defined(__AVX2__) && defined(__FMA__)
+struct Avx2 {
+  static constexpr int V = 8;
+  using Vec = __m256;
+  using Mask = __m256i;
+  using Idx = __m256i;
+  static Mask mask(int64_t n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  }
+  static Mask mask_if(Mask m, bool on) { return _mm256_and_si256(m, _mm256_set1_epi32(-int(on))); }
+  static Vec zero() { return _mm256_setzero_ps(); }
+  static Vec set1(float v) { return _mm256_set1_ps(v); }
+  static Vec load(const float* p) { return _mm256_loadu_ps(p); }
+  static Vec load(const float* p, Mask m) { return _mm256_maskload_ps(p, m); }
+  static void store(float* p, Vec v) { _mm256_storeu_ps(p, v); }
+  static void store(float* p, Vec v, Mask m) { _mm256_maskstore_ps(p, m, v); }
+  static Vec fma(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
+  static Vec add(Vec a, Vec b) { return _mm256_add_ps(a, b); }
+  static Vec mul(Vec a, Vec b) { return _mm256_mul_ps(a, b); }
+  static Vec max(Vec lo, Vec v) { return _mm256_max_ps(lo, v); }
+  static Vec min(Vec hi, Vec v) { return _mm256_min_ps(hi, v); }
+  static Idx lane_map(int64_t first, int64_t m) {
+    alignas(32) int32_t i[V];
+    for (int l = 0; l < V; ++l) i[l] = int32_t((first + l) / m - first / m);
+    return _mm256_load_si256(reinterpret_cast<const __m256i*>(i));
+  }
+  static Vec permute(Vec v, Idx i) { return _mm256_permutevar8x32_ps(v, i); }
+};
+#endif
+
+// ------------------------------------------------------------------ kernel shapes
+// KW, SW, DW: kernel width, stride and dilation along the width known at compile time (0: read
+// them from the geometry). T: output pixels per tile.
+template <int KW_, int SW_, int DW_, int T_>
+struct Shape {
+  static constexpr int KW = KW_, SW = SW_, DW = DW_, T = T_;
+  static constexpr bool fixed = KW_ > 0;
+};
+
+// Runtime geometry, in floats.
+struct Geo {
+  int64_t kh, kw, sh, sw, dh, dw, pt, pl, H, W, C, Co, Cp, wo, xrow, yrow;
+};
+
+template <class I>
+struct Block {
+  using Vec = typename I::Vec;
+  using Mask = typename I::Mask;
+  Vec bias;
+  Mask in_mask;   // input lanes to load (tails; m > 1: the channels the block reads)
+  Mask out_mask;  // output lanes to store and weight lanes to load (tails)
+  typename I::Idx idx;  // m > 1: lane -> loaded input lane
+  const float* w;       // this block's weights: w[(i * kw + j) * Cp]
+};
+
+template <class I>
+struct Epilogue {
+  using Vec = typename I::Vec;
+  Vec lo, hi;    // clamp bounds (None: -inf..inf, ReLU: 0..inf, ReLU6: 0..6, Clamp)
+  bool hswish;   // HardSwish: v * clamp(v + 3, 0, 6) / 6
+  explicit Epilogue(const Activation& a) {
+    const float inf = __builtin_inff();
+    float l = -inf, h = inf;
+    switch (a.kind) {
+      case ActivationKind::None: break;
+      case ActivationKind::ReLU: l = 0.0f; break;
+      case ActivationKind::ReLU6: l = 0.0f, h = 6.0f; break;
+      case ActivationKind::HardSwish: l = 0.0f, h = 6.0f; break;
+      case ActivationKind::Clamp: l = a.lo, h = a.hi; break;
+    }
+    lo = I::set1(l), hi = I::set1(h);
+    hswish = a.kind == ActivationKind::HardSwish;
+  }
+  Vec operator()(Vec v) const {
+    if (hswish) {
+      const Vec t = I::min(hi, I::max(lo, I::add(v, I::set1(3.0f))));
+      return I::mul(I::mul(v, t), I::set1(1.0f / 6.0f));
+    }
+    return I::min(hi, I::max(lo, v));
+  }
+};
+
+template <class I, class S, bool TAIL, bool MULT>
+struct Kernel {
+  using Vec = typename I::Vec;
+  using Mask = typename I::Mask;
+  static constexpr int V = I::V;
+
+  static Vec load_x(const float* p, const Block<I>& b) {
+    if constexpr (MULT) return I::permute(I::load(p, b.in_mask), b.idx);
+    else if constexpr (TAIL) return I::load(p, b.in_mask);
+    else return I::load(p);
+  }
+  // An edge tap: an empty mask when the column is outside the input (a zero column).
+  static Vec load_x(const float* p, const Block<I>& b, bool inside) {
+    if constexpr (MULT) return I::permute(I::load(p, I::mask_if(b.in_mask, inside)), b.idx);
+    else if constexpr (TAIL) return I::load(p, I::mask_if(b.in_mask, inside));
+    else return I::load(p, I::mask_if(I::mask(V), inside));
+  }
+  static Vec load_w(const float* p, const Block<I>& b) {
+    if constexpr (TAIL) return I::load(p, b.out_mask);
+    else return I::load(p);
+  }
+  static void store_y(float* p, Vec v, const Block<I>& b) {
+    if constexpr (TAIL) I::store(p, v, b.out_mask);
+    else I::store(p, v);
+  }
+
+  template <int T>
+  static void finish(const Geo& g, const Block<I>& b, const Epilogue<I>& e, Vec (&acc)[T], float* yp) {
+#pragma GCC unroll 32
+    for (int t = 0; t < T; ++t) store_y(yp + t * g.Co, e(acc[t]), b);
+  }
+
+  // T output pixels whose taps all lie inside the input. xr: input at the first valid kernel
+  // row, the first pixel's first column, the block's first channel. Kernel rows [i0, i1).
+  template <int T>
+  static void tile(const Geo& g, const Block<I>& b, const Epilogue<I>& e, const float* xr, int64_t i0,
+                   int64_t i1, float* yp) {
+    Vec acc[T];
+#pragma GCC unroll 32
+    for (int t = 0; t < T; ++t) acc[t] = b.bias;
+    const int64_t C = g.C, Cp = g.Cp;
+    if constexpr (S::fixed) {
+      constexpr int KW = S::KW, SW = S::SW, DW = S::DW;
+      constexpr int F = (T - 1) * SW + (KW - 1) * DW + 1;  // footprint columns
+      const float* wr = b.w + i0 * KW * Cp;
+      for (int64_t i = i0; i < i1; ++i, xr += g.dh * g.xrow, wr += KW * Cp) {
+        Vec wv[KW];
+#pragma GCC unroll 16
+        for (int j = 0; j < KW; ++j) wv[j] = load_w(wr + j * Cp, b);
+#pragma GCC unroll 64
+        for (int q = 0; q < F; ++q) {
+          const Vec xv = load_x(xr + q * C, b);
+#pragma GCC unroll 32
+          for (int t = 0; t < T; ++t) {
+            const int jd = q - t * SW;
+            if (jd >= 0 && jd % DW == 0 && jd / DW < KW) acc[t] = I::fma(xv, wv[jd / DW], acc[t]);
+          }
+        }
+      }
+    } else {
+      const int64_t kw = g.kw, sC = g.sw * C, dC = g.dw * C;
+      const float* wr = b.w + i0 * kw * Cp;
+      for (int64_t i = i0; i < i1; ++i, xr += g.dh * g.xrow, wr += kw * Cp) {
+        const float* xq = xr;
+        for (int64_t j = 0; j < kw; ++j, xq += dC) {
+          const Vec wv = load_w(wr + j * Cp, b);
+#pragma GCC unroll 32
+          for (int t = 0; t < T; ++t) acc[t] = I::fma(load_x(xq + t * sC, b), wv, acc[t]);
+        }
+      }
+    }
+    finish<T>(g, b, e, acc, yp);
+  }
+
+  // T output pixels near the left/right border: taps outside the input read zero columns.
+  // xr: input at the first valid kernel row, column 0, the block's first channel; col0: the
+  // input column of the first pixel's first tap (may be negative).
+  template <int T>
+  static void edge_tile(const Geo& g, const Block<I>& b, const Epilogue<I>& e, const float* xr, int64_t i0,
+                        int64_t i1, int64_t col0, float* yp) {
+    Vec acc[T];
+#pragma GCC unroll 32
+    for (int t = 0; t < T; ++t) acc[t] = b.bias;
+    const int64_t C = g.C, Cp = g.Cp, W = g.W;
+    const int64_t kw = S::fixed ? S::KW : g.kw, sw = S::fixed ? S::SW : g.sw, dw = S::fixed ? S::DW : g.dw;
+    const float* wr = b.w + i0 * kw * Cp;
+    for (int64_t i = i0; i < i1; ++i, xr += g.dh * g.xrow, wr += kw * Cp) {
+      for (int64_t j = 0; j < kw; ++j) {
+        const Vec wv = load_w(wr + j * Cp, b);
+#pragma GCC unroll 32
+        for (int t = 0; t < T; ++t) {
+          const int64_t col = col0 + t * sw + j * dw;
+          const bool inside = uint64_t(col) < uint64_t(W);
+          acc[t] = I::fma(load_x(xr + (inside ? col : 0) * C, b, inside), wv, acc[t]);
+        }
+      }
+    }
+    finish<T>(g, b, e, acc, yp);
+  }
+
+  // n (< T) pixels: the tile of that width.
+  template <int N = S::T - 1>
+  static void tail_tile(int64_t n, const Geo& g, const Block<I>& b, const Epilogue<I>& e, const float* xr,
+                        int64_t i0, int64_t i1, float* yp) {
+    if constexpr (N >= 1) {
+      if (n == N) return tile<N>(g, b, e, xr, i0, i1, yp);
+      tail_tile<N - 1>(n, g, b, e, xr, i0, i1, yp);
+    }
+  }
+  template <int N = S::T - 1>
+  static void tail_edge_tile(int64_t n, const Geo& g, const Block<I>& b, const Epilogue<I>& e, const float* xr,
+                             int64_t i0, int64_t i1, int64_t col0, float* yp) {
+    if constexpr (N >= 1) {
+      if (n == N) return edge_tile<N>(g, b, e, xr, i0, i1, col0, yp);
+      tail_edge_tile<N - 1>(n, g, b, e, xr, i0, i1, col0, yp);
+    }
+  }
+
+  static void edge_span(const Geo& g, const Block<I>& b, const Epilogue<I>& e, const float* xr, int64_t i0,
+                        int64_t i1, int64_t ow, int64_t end, float* yr) {
+    constexpr int T = S::T;
+    const int64_t sw = S::fixed ? S::SW : g.sw;
+    for (; ow + T <= end; ow += T) edge_tile<T>(g, b, e, xr, i0, i1, ow * sw - g.pl, yr + ow * g.Co);
+    if (ow < end) tail_edge_tile(end - ow, g, b, e, xr, i0, i1, ow * sw - g.pl, yr + ow * g.Co);
+  }
+
+  // One output row of one channel block. xc / yc: the block's input / output channel offset.
+  static void row(const Geo& g, const Block<I>& b, const Epilogue<I>& e, const float* x, int64_t oh, float* y,
+                  int64_t owl, int64_t owr) {
+    constexpr int T = S::T;
+    // Kernel rows [i0, i1) fall inside the input.
+    const int64_t ih0 = oh * g.sh - g.pt;
+    int64_t i0 = ih0 >= 0 ? 0 : (-ih0 + g.dh - 1) / g.dh;
+    int64_t i1 = ih0 > g.H - 1 ? 0 : std::min(g.kh, (g.H - 1 - ih0) / g.dh + 1);
+    if (i0 >= i1) i0 = i1 = 0;  // no input at all: the output is the epilogue of the bias
+    const float* xr = x + (i0 < i1 ? (ih0 + i0 * g.dh) * g.xrow : 0);
+    float* yr = y + oh * g.yrow;
+    const int64_t sw = S::fixed ? S::SW : g.sw;
+    edge_span(g, b, e, xr, i0, i1, 0, owl, yr);
+    int64_t ow = owl;
+    const float* xp = xr + (owl * sw - g.pl) * g.C;
+    const int64_t step = T * sw * g.C;
+    for (; ow + T <= owr; ow += T, xp += step) tile<T>(g, b, e, xp, i0, i1, yr + ow * g.Co);
+    if (ow < owr) tail_tile(owr - ow, g, b, e, xp, i0, i1, yr + ow * g.Co);
+    edge_span(g, b, e, xr, i0, i1, owr, g.wo, yr);
+  }
+};
+
+// Output rows per band: the band's input rows (all channels) stay within this many bytes of L2.
+constexpr int64_t kBandBytes = 256 * 1024;
+
+template <class I, class S, bool MULT>
+void run_blocks(const ConvGeometry& cg, const WorkRange& r, const float* x, const float* w, const float* bias,
+                const Activation& act, float* y) {
+  constexpr int V = I::V;
+  Geo g;
+  g.kh = cg.kh, g.kw = cg.kw, g.sh = cg.sh, g.sw = cg.sw, g.dh = cg.dh, g.dw = cg.dw;
+  g.pt = cg.pad_top, g.pl = cg.pad_left, g.H = cg.h, g.W = cg.w, g.C = cg.cin, g.Co = cg.cout;
+  g.Cp = padded_channels(cg.cout, V), g.wo = cg.wo, g.xrow = cg.w * cg.cin, g.yrow = cg.wo * cg.cout;
+  const int64_t m = cg.multiplier();
+  const Epilogue<I> e(act);
+
+  // Output columns [owl, owr) have every tap inside the input.
+  const int64_t span = (g.kw - 1) * g.dw;
+  int64_t owl = std::min(g.wo, (g.pl + g.sw - 1) / g.sw);
+  const int64_t last = g.W - 1 - span + g.pl;  // largest first-tap column, shifted by pl
+  int64_t owr = last < 0 ? 0 : std::min(g.wo, last / g.sw + 1);
+  if (owr < owl) owr = owl;
+
+  const int64_t row_bytes = std::max<int64_t>(1, g.sh * g.xrow * int64_t(sizeof(float)));
+  const int64_t band = std::max<int64_t>(1, kBandBytes / row_bytes);
+
+  for (int64_t ob = r.oh_begin; ob < r.oh_end; ob += band) {
+    const int64_t oe = std::min(r.oh_end, ob + band);
+    for (int64_t oc = r.oc_begin; oc < r.oc_end; oc += V) {
+      const int64_t n = std::min<int64_t>(V, r.oc_end - oc);
+      const int64_t c0 = oc / m;
+      Block<I> b;
+      b.out_mask = I::mask(n);
+      b.in_mask = I::mask(MULT ? (oc + n - 1) / m - c0 + 1 : n);
+      if constexpr (MULT) b.idx = I::lane_map(oc, m);
+      b.bias = bias ? (n == V ? I::load(bias + oc) : I::load(bias + oc, b.out_mask)) : I::zero();
+      b.w = w + oc;
+      const float* xb = x + c0;
+      float* yb = y + oc;
+      if (n == V) {
+        for (int64_t oh = ob; oh < oe; ++oh) Kernel<I, S, false, MULT>::row(g, b, e, xb, oh, yb, owl, owr);
+      } else {
+        for (int64_t oh = ob; oh < oe; ++oh) Kernel<I, S, true, MULT>::row(g, b, e, xb, oh, yb, owl, owr);
+      }
+    }
+  }
+}
+
+// The entry point of one kernel shape: shapes with a compile-time width are depth multiplier 1
+// only (the selector sends m > 1 to the generic shape).
+template <class I, class S>
+void run(const ConvGeometry& g, const WorkRange& r, const float* x, const float* w, const float* bias,
+         const Activation& act, float* y) {
+  if (r.oc_begin >= r.oc_end || r.oh_begin >= r.oh_end || g.wo == 0) return;
+  if constexpr (S::fixed) {
+    run_blocks<I, S, false>(g, r, x, w, bias, act, y);
+  } else {
+    if (g.multiplier() > 1) run_blocks<I, S, true>(g, r, x, w, bias, act, y);
+    else run_blocks<I, S, false>(g, r, x, w, bias, act, y);
+  }
+}
+
+}  // namespace dsconv::detail::dwnhwc
+
+#pragma GCC diagnostic pop

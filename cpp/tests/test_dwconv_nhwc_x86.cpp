@@ -1,0 +1,226 @@
+// The x86 NHWC depthwise kernels (x86/dwconv_nhwc_simd.hpp) against the reference on every ISA
+// this CPU has: the shaped kernels over every width 1..2*8+3 and height 1..9 and every channel
+// count 1..3*16+1 (tails of both vector widths); the generic kernel over kernel sizes, strides,
+// dilations and depth multipliers; partial work ranges written directly and through two
+// threads; NaN locality; and which kernel is chosen.
+#include <cmath>
+#include <random>
+
+#include "core/geometry.hpp"
+#include "dispatch/dispatch.hpp"
+#include "reference/reference.hpp"
+#include "test_util.hpp"
+
+using namespace dsconv;
+using test::Case;
+
+namespace {
+
+Activation activation_of(int i) {
+  switch (i % 5) {
+    case 0: return Activation::none();
+    case 1: return Activation::relu();
+    case 2: return Activation::relu6();
+    case 3: return Activation::hardswish();
+    default: return Activation::clamp(-0.25f, 0.5f);
+  }
+}
+
+// A depthwise NHWC case; false when the padded input is smaller than the dilated kernel.
+bool make_case(Case& c, int64_t ch, int64_t mult, int64_t h, int64_t w, int64_t kh, int64_t kw, int64_t sh,
+               int64_t sw, int64_t dh, int64_t dw, Padding pad, int act, bool bias) {
+  if (h + pad.top + pad.bottom < (kh - 1) * dh + 1 || w + pad.left + pad.right < (kw - 1) * dw + 1) return false;
+  c.op = Op::Depthwise;
+  c.in = {1, ch, h, w};
+  c.weight_shape = {ch * mult, 1, kh, kw};
+  c.p = ConvParams{};
+  c.p.stride_h = sh, c.p.stride_w = sw, c.p.dilation_h = dh, c.p.dilation_w = dw;
+  c.p.padding = pad;
+  c.p.activation = activation_of(act);
+  c.p.layout = Layout::NHWC;
+  c.bias = bias;
+  return true;
+}
+
+int64_t pick(std::mt19937& rng, int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); }
+
+Padding random_padding(std::mt19937& rng, int64_t kh, int64_t kw) {
+  return {pick(rng, 0, kh), pick(rng, 0, kh), pick(rng, 0, kw), pick(rng, 0, kw)};
+}
+
+}  // namespace
+
+// Every width 1..19 (two 8-pixel tiles + 3) and height 1..9 for each shaped kernel, with the
+// channel count walking 1..49 and padding symmetric, asymmetric, zero or larger than needed.
+TEST(DwconvNhwcX86, ShapedKernelsEveryWidthAndHeight) {
+  std::mt19937 rng(7);
+  int n = 0;
+  for (int64_t k : {3, 5})
+    for (int64_t s : {1, 2})
+      for (int64_t w = 1; w <= 19; ++w)
+        for (int64_t h = 1; h <= 9; ++h) {
+          Case c;
+          const int64_t ch = n % 49 + 1;
+          const Padding pad = n % 3 == 0 ? Padding::symmetric(k / 2, k / 2) : random_padding(rng, k, k);
+          if (!make_case(c, ch, 1, h, w, k, k, s, s, 1, 1, pad, n, n % 2 == 0)) continue;
+          test::expect_all_isas_match_reference(c, uint32_t(n));
+          ++n;
+        }
+}
+
+// Every channel count 1..49 (1..3 full vectors + tails on AVX2 and AVX-512) on each shape.
+TEST(DwconvNhwcX86, EveryChannelCount) {
+  int n = 0;
+  for (int64_t k : {3, 5})
+    for (int64_t s : {1, 2})
+      for (int64_t ch = 1; ch <= 49; ++ch) {
+        Case c;
+        make_case(c, ch, 1, 6, 13, k, k, s, s, 1, 1, Padding::symmetric(k / 2, k / 2), n, n % 2 == 1);
+        test::expect_all_isas_match_reference(c, uint32_t(500 + n));
+        ++n;
+      }
+}
+
+// Any kernel size, stride (1..3), dilation (1..3) and depth multiplier (1..4): the generic
+// kernel, and the shaped ones where the geometry allows.
+TEST(DwconvNhwcX86, GenericKernelSizesStridesDilationsMultipliers) {
+  std::mt19937 rng(11);
+  for (int n = 0; n < 500; ++n) {
+    Case c;
+    const int64_t kh = pick(rng, 1, 7), kw = n % 4 == 0 ? pick(rng, 1, 7) : kh;
+    const int64_t sh = pick(rng, 1, 3), sw = n % 5 == 0 ? pick(rng, 1, 3) : sh;
+    const int64_t dh = pick(rng, 1, 3), dw = n % 6 == 0 ? pick(rng, 1, 3) : dh;
+    const int64_t w = n % 10 == 0 ? pick(rng, 20, 60) : pick(rng, 1, 19);
+    const int64_t mult = n % 2 == 0 ? 1 : pick(rng, 2, 4);
+    const int64_t ch = pick(rng, 1, mult > 1 ? 20 : 49);
+    if (!make_case(c, ch, mult, pick(rng, 1, 9), w, kh, kw, sh, sw, dh, dw, random_padding(rng, kh, kw), n,
+                   n % 3 != 0))
+      continue;
+    test::expect_all_isas_match_reference(c, uint32_t(1000 + n));
+  }
+}
+
+// Multipliers 1..4 with every channel count whose output crosses 1..3 vectors of 16.
+TEST(DwconvNhwcX86, MultiplierChannelTails) {
+  int n = 0;
+  for (int64_t mult = 2; mult <= 4; ++mult)
+    for (int64_t ch = 1; ch * mult <= 49; ++ch) {
+      Case c;
+      const int64_t k = n % 2 ? 5 : 3;
+      make_case(c, ch, mult, 7, 11, k, k, 1 + n % 2, 1 + n % 2, 1, 1, Padding::symmetric(k / 2, k / 2), n, true);
+      test::expect_all_isas_match_reference(c, uint32_t(3000 + n));
+      ++n;
+    }
+}
+
+// Layers larger than a row band and a few tiles, and with two threads (rows split between them).
+TEST(DwconvNhwcX86, LargerLayersAndTwoThreads) {
+  const int saved = get_num_threads();
+  int n = 0;
+  for (int threads : {1, 2})
+    for (int64_t k : {3, 5, 7})
+      for (int64_t s : {1, 2}) {
+        set_num_threads(threads);
+        Case c;
+        const int64_t hw = n % 2 ? 57 : 112;
+        make_case(c, n % 3 ? 33 : 24, n % 4 == 3 ? 2 : 1, hw, hw + 3, k, k, s, s, 1, 1,
+                  Padding::symmetric(k / 2, k / 2), n, n % 2 == 0);
+        test::expect_all_isas_match_reference(c, uint32_t(2000 + n));
+        ++n;
+      }
+  set_num_threads(saved);
+}
+
+// A kernel computes exactly its work range (any channel range that is a multiple of the
+// multiplier, any rows): outputs outside keep their old values.
+TEST(DwconvNhwcX86, WritesOnlyItsWorkRange) {
+  std::mt19937 rng(3);
+  for (const std::string& isa : test::isas()) {
+    if (isa == "scalar") continue;
+    detail::select_isa(detail::parse_isa(isa));
+    for (int n = 0; n < 120; ++n) {
+      const int64_t k = n % 3 == 2 ? 4 : (n % 2 ? 5 : 3), s = pick(rng, 1, 2), mult = n % 4 ? 1 : pick(rng, 2, 3);
+      const int64_t ch = pick(rng, 1, 40), h = pick(rng, 1, 20), w = pick(rng, 1, 40);
+      Case c;
+      if (!make_case(c, ch, mult, h, w, k, k, s, s, 1, 1, random_padding(rng, k, k), n, n % 2 == 0)) continue;
+      const detail::ConvGeometry g = detail::depthwise_geometry(c.in, c.weight_shape, c.p);
+      const auto& kt = detail::kernel_table().depthwise;
+      const auto x = test::random_floats(size_t(ch * h * w), uint32_t(n));
+      const auto wt = test::random_floats(size_t(g.cout * k * k), uint32_t(n + 1));
+      const auto b = test::random_floats(size_t(g.cout), uint32_t(n + 2));
+      const detail::WeightDims d{g.cout, 1, k, k};
+      std::vector<float> packed(kt.packed_size(d, Layout::NHWC));
+      kt.pack(d, Layout::NHWC, wt.data(), packed.data());
+      detail::WorkRange r;
+      r.oc_begin = pick(rng, 0, ch - 1) * mult;
+      r.oc_end = pick(rng, r.oc_begin / mult + 1, ch) * mult;
+      r.oh_begin = pick(rng, 0, g.ho - 1);
+      r.oh_end = pick(rng, r.oh_begin + 1, g.ho);
+      const size_t out = size_t(g.cout * g.ho * g.wo);
+      std::vector<float> got(out, -7.0f), want(out, -7.0f);
+      kt.select(g).run(g, r, x.data(), packed.data(), b.data(), c.p.activation, got.data());
+      detail::reference::dwconv(g, r, x.data(), wt.data(), b.data(), c.p.activation, want.data());
+      for (size_t i = 0; i < out; ++i)
+        ASSERT_NEAR(got[i], want[i], 1e-5f * std::max(1.0f, std::fabs(want[i])))
+            << isa << " " << kt.select(g).name << " " << test::describe(c) << " range oc [" << r.oc_begin << ","
+            << r.oc_end << ") oh [" << r.oh_begin << "," << r.oh_end << ") at " << i;
+    }
+  }
+  select_isa(test::isas().back());
+}
+
+// A NaN in the input changes only the outputs whose receptive field holds it, on the border
+// and inside; an infinite input likewise.
+TEST(DwconvNhwcX86, NanAndInfStayInTheirReceptiveField) {
+  for (int64_t k : {3, 5, 4})
+    for (int64_t s : {1, 2})
+      for (int64_t mult : {1, 2}) {
+        Case c;
+        make_case(c, 19, mult, 11, 23, k, k, s, s, 1, 1, Padding::symmetric(k / 2, k / 2), int(k + s), true);
+        auto x = test::random_floats(test::count(c.in), 5);
+        auto w = test::random_floats(test::count(c.weight_shape), 6);
+        auto b = test::random_floats(size_t(c.weight_shape[0]), 7);
+        x[size_t((5 * 23 + 17) * 19 + 3)] = std::nanf("");
+        x[size_t((0 * 23 + 0) * 19 + 18)] = std::nanf("");
+        x[size_t((10 * 23 + 22) * 19 + 7)] = INFINITY;
+        select_isa("scalar");
+        const auto want = test::run(c, x, w, b, false);
+        for (const std::string& isa : test::isas()) {
+          select_isa(isa);
+          const auto got = test::run(c, x, w, b, true);
+          for (size_t i = 0; i < got.size(); ++i) {
+            if (std::isnan(want[i]) || std::isinf(want[i]))
+              EXPECT_TRUE(std::isnan(got[i]) || got[i] == want[i]) << isa << " at " << i;
+            else
+              EXPECT_NEAR(got[i], want[i], 1e-5f * std::max(1.0f, std::fabs(want[i]))) << isa << " at " << i;
+          }
+        }
+      }
+  select_isa(test::isas().back());
+}
+
+// The anchors' shapes get the shaped kernels, everything else the generic SIMD kernel: never
+// the reference.
+TEST(DwconvNhwcX86, ChoosesTheShapedKernels) {
+  struct Want {
+    int64_t c, hw, k, s, mult;
+    const char* kernel;
+  };
+  const Want wants[] = {{32, 112, 3, 1, 1, "dwconv_3x3s1_nhwc"}, {96, 112, 3, 2, 1, "dwconv_3x3s2_nhwc"},
+                        {960, 7, 3, 1, 1, "dwconv_3x3s1_nhwc"},  {120, 28, 5, 1, 1, "dwconv_5x5s1_nhwc"},
+                        {72, 56, 5, 2, 1, "dwconv_5x5s2_nhwc"},  {96, 56, 7, 1, 1, "dwconv_generic_nhwc"},
+                        {16, 9, 3, 3, 1, "dwconv_generic_nhwc"}, {16, 9, 3, 1, 2, "dwconv_generic_nhwc"}};
+  for (const std::string& isa : test::isas()) {
+    if (isa == "scalar") continue;
+    select_isa(isa);
+    for (const Want& wt : wants) {
+      ConvParams p;
+      p.stride_h = p.stride_w = wt.s;
+      p.padding = Padding::symmetric(wt.k / 2, wt.k / 2);
+      p.layout = Layout::NHWC;
+      EXPECT_EQ(kernel_name(Op::Depthwise, {1, wt.c, wt.hw, wt.hw}, {wt.c * wt.mult, 1, wt.k, wt.k}, p),
+                isa + "/" + wt.kernel);
+    }
+  }
+  select_isa(test::isas().back());
+}
