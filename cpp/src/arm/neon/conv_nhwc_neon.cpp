@@ -84,9 +84,9 @@ void conv(const ConvGeometry& g, const WorkRange& r, const float* x, const float
 
 KernelChoice select(const ConvGeometry&) {
 #if defined(__aarch64__)
-  return {"neon/conv_igemm_8x12_nhwc", conv};
+  return {"neon/conv_nhwc_igemm_8x12", conv};
 #else
-  return {"neon/conv_igemm_4x8_nhwc", conv};
+  return {"neon/conv_nhwc_igemm_4x8", conv};
 #endif
 }
 

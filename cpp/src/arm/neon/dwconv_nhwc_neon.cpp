@@ -11,9 +11,9 @@
 //     fit, so the compiler reloads part of them from L1 (up to one more load per P FMAs).
 // Generic path (any kernel, stride, dilation): one weight vector load per tap shared by the P
 // pixels, one input load per FMA: 1 + 1/P loads/FMA.
-// Depth multiplier m > 1: the call is m slices (output channels c*m + j for fixed j), each
-// with its weights gathered once per call into a [tap][c] plane; input loads stay contiguous,
-// outputs are stored m floats apart.
+// Depth multiplier m > 1 (generic path): the call is m slices (output channels c*m + j for
+// fixed j), each with its weights gathered once per call into a [tap][c] plane; input loads
+// stay contiguous, outputs are stored m floats apart.
 // Borders: output columns whose taps all fall inside the input run the tiles above; the
 // others (and all columns' rows) clip their tap ranges once per pixel/row: no per-tap branch.
 // Channel tails (< 4) use lane loads/stores (no over-read).
@@ -231,7 +231,9 @@ void run(const ConvGeometry& g, const WorkRange& r, const float* x, const float*
 }
 
 KernelChoice select(const ConvGeometry& g) {
-  const bool square = g.kh == g.kw && g.sh == g.sw && g.dh == 1 && g.dw == 1;
+  // The specialised kernels would run m > 1 too (as slices), but the generic one's name is
+  // what the x86 families report for a multiplier, and the work per slice is the same.
+  const bool square = g.kh == g.kw && g.sh == g.sw && g.dh == 1 && g.dw == 1 && g.multiplier() == 1;
   if (square && g.kh == 3 && g.sh == 1) return {"neon/dwconv_3x3s1_nhwc", run<Fixed<3, 1>>};
   if (square && g.kh == 3 && g.sh == 2) return {"neon/dwconv_3x3s2_nhwc", run<Fixed<3, 2>>};
   if (square && g.kh == 5 && g.sh == 1) return {"neon/dwconv_5x5s1_nhwc", run<Fixed<5, 1>>};

@@ -60,9 +60,9 @@ void pwconv(const ConvGeometry& g, const WorkRange& r, const float* x, const flo
 
 KernelChoice select(const ConvGeometry&) {
 #if defined(__aarch64__)
-  return {"neon/pwconv_8x12_nchw", pwconv};
+  return {"neon/pwconv_nchw_8x12", pwconv};
 #else
-  return {"neon/pwconv_4x8_nchw", pwconv};
+  return {"neon/pwconv_nchw_4x8", pwconv};
 #endif
 }
 

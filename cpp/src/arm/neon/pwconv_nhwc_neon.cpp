@@ -65,9 +65,9 @@ void pwconv(const ConvGeometry& g, const WorkRange& r, const float* x, const flo
 
 KernelChoice select(const ConvGeometry&) {
 #if defined(__aarch64__)
-  return {"neon/pwconv_8x12_nhwc", pwconv};
+  return {"neon/pwconv_nhwc_8x12", pwconv};
 #else
-  return {"neon/pwconv_4x8_nhwc", pwconv};
+  return {"neon/pwconv_nhwc_4x8", pwconv};
 #endif
 }
 
