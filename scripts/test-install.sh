@@ -43,10 +43,13 @@ check_exports() {
   declared=$(c_api_functions "$header")
   missing=$(comm -13 <(echo "$c_exported") <(echo "$declared"))
   [ -z "$missing" ] || fail "dsconv.h declares functions $lib does not export: $missing"
-  leaks=$(grep -vE '^dsconv_' <<<"$exported" | c++filt |
-    grep -vE '^((typeinfo|typeinfo name|vtable) for )?dsconv::' || true)
-  leaks+=$(comm -23 <(echo "$c_exported") <(echo "$declared"))
-  leaks+=$(grep -vE '^dsconv_' <<<"$exported" | c++filt | grep -E '^((typeinfo|typeinfo name|vtable) for )?dsconv::detail::' || true)
+  leaks=$(
+    comm -23 <(echo "$c_exported") <(echo "$declared")
+    grep -vE '^dsconv_' <<<"$exported" | c++filt |
+      grep -vE '^((typeinfo|typeinfo name|vtable) for )?dsconv::' || true
+    grep -vE '^dsconv_' <<<"$exported" | c++filt |
+      grep -E '^((typeinfo|typeinfo name|vtable) for )?dsconv::detail::' || true
+  )
   if [ -n "$leaks" ]; then
     echo "$leaks" >&2
     fail "$lib exports symbols outside the public API (above)"
