@@ -1,4 +1,4 @@
-// dwconv NCHW on avx2: 5x5 at stride 1, tiles of 4 output rows (x86/dwconv_nchw_simd.hpp).
+// dwconv NCHW on avx2: 5x5 at stride 1, tiles of up to 4 output rows (x86/dwconv_nchw_simd.hpp).
 #include "x86/dwconv_nchw_simd.hpp"
 
 namespace dsconv::detail {

@@ -5,7 +5,7 @@ namespace dsconv::detail {
 
 void dwconv_generic_nchw_avx2(const ConvGeometry& g, const WorkRange& r, const float* x, const float* w,
                           const float* bias, const Activation& act, float* y) {
-  dwnchw::run<dwnchw::Avx2, dwnchw::Generic>(g, r, x, w, bias, act, y);
+  dwnchw::run_generic<dwnchw::Avx2>(g, r, x, w, bias, act, y);
 }
 
 }  // namespace dsconv::detail

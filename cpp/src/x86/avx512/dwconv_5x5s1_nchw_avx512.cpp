@@ -1,4 +1,4 @@
-// dwconv NCHW on avx512: 5x5 at stride 1, tiles of 4 output rows (x86/dwconv_nchw_simd.hpp);
+// dwconv NCHW on avx512: 5x5 at stride 1, tiles of up to 4 output rows (x86/dwconv_nchw_simd.hpp);
 // the _ymm variant runs 256-bit vectors for maps at most 8 wide.
 #include "x86/dwconv_nchw_simd.hpp"
 

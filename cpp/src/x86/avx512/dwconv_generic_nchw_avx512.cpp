@@ -6,12 +6,12 @@ namespace dsconv::detail {
 
 void dwconv_generic_nchw_avx512(const ConvGeometry& g, const WorkRange& r, const float* x, const float* w,
                           const float* bias, const Activation& act, float* y) {
-  dwnchw::run<dwnchw::Zmm, dwnchw::Generic>(g, r, x, w, bias, act, y);
+  dwnchw::run_generic<dwnchw::Zmm>(g, r, x, w, bias, act, y);
 }
 
 void dwconv_generic_nchw_avx512_ymm(const ConvGeometry& g, const WorkRange& r, const float* x, const float* w,
                               const float* bias, const Activation& act, float* y) {
-  dwnchw::run<dwnchw::Ymm512, dwnchw::Generic>(g, r, x, w, bias, act, y);
+  dwnchw::run_generic<dwnchw::Ymm512>(g, r, x, w, bias, act, y);
 }
 
 }  // namespace dsconv::detail
