@@ -113,7 +113,7 @@ def test_table_and_json_hold_the_same_numbers(main_run):
 
 def test_json_on_stdout(env, layers_file, main_run):
     r = dsconv_cli(env, "--layers", str(layers_file), "--seconds", "0.3", "--json", "--threads", "2",
-                   "--compare", "nosuchlib")
+                   "--compare", "nosuchlib", "--layout", "NHWC")
     res = json.loads(r.stdout)  # nothing but JSON on stdout; progress went to stderr
     assert r.stderr
     assert res["thread_counts"] == [1, 2]
@@ -121,6 +121,8 @@ def test_json_on_stdout(env, layers_file, main_run):
         assert set(b["threads"]) == {"1", "2"}
     assert set(res["total"]["threads"]) == {"1", "2"}
     assert "nosuchlib" in res["compare_notes"]
+    nchw = {b["name"]: b["cost"] for b in main_run[1]["blocks"]}
+    assert res["layout"] == "NHWC" and {b["name"]: b["cost"] for b in res["blocks"]} == nchw
 
 
 def test_plot_needs_matplotlib(env, layers_file, tmp_path, main_run):
@@ -145,6 +147,10 @@ def test_bench_subcommand(env, layers_file, main_run):
     for row in res["results"]:
         assert row["isa"] == dsconv.cpu_info()["isa"]
         assert row["gflops"] > 0 and row["raw_over_packed"] > 0 and row["kernel"]
+    # the cost of an op does not depend on the layout
+    by_layout = {(row["name"], row["op"], row["layout"]): (row["flops"], row["bytes"]) for row in res["results"]}
+    for name, op, lay in got:
+        assert by_layout[(name, op, "NCHW")] == by_layout[(name, op, "NHWC")]
 
 
 def test_roofline_cache(monkeypatch, tmp_path):

@@ -199,13 +199,13 @@ def _rng_array(rng, shape):
 
 def make_case(layer: Layer, op: str, layout: str, rng=None) -> Case:
     """op: depthwise | pointwise | conv2d | separable, with `layer`'s sizes (for a sep layer the
-    depthwise part is k x k on cin and the pointwise part cin -> cout)."""
+    depthwise part is k x k on cin and the pointwise part cin -> cout). Shapes given to dsconv
+    (ops, kernel_name, cost) are array shapes, in `layout`'s order."""
     import dsconv
     from dsconv import cost as cm
 
     rng = rng or np.random.default_rng(0)
     k, s, p = layer.k, layer.stride, layer.padding
-    logical = (1, layer.cin, layer.h, layer.w)
     x = _rng_array(rng, layer.array_shape(layout))
     oh, ow = layer.out_hw
 
@@ -221,7 +221,7 @@ def make_case(layer: Layer, op: str, layout: str, rng=None) -> Case:
         pw_ = dsconv.pack_weights(w, "depthwise", layout=layout)
         y = out_array(cout, oh, ow)
         kw = dict(stride=s, padding=p, layout=layout, out=y)
-        return Case(op, layout, cm.depthwise(logical, k, stride=s, padding=p, multiplier=cout // layer.cin,
+        return Case(op, layout, cm.depthwise(x.shape, k, stride=s, padding=p, multiplier=cout // layer.cin,
                                              layout=layout),
                     dsconv.kernel_name("depthwise", x.shape, w.shape, stride=s, padding=p, layout=layout),
                     lambda: dsconv.depthwise_conv2d(x, pw_, b, **kw), lambda: dsconv.depthwise_conv2d(x, w, b, **kw),
@@ -235,7 +235,7 @@ def make_case(layer: Layer, op: str, layout: str, rng=None) -> Case:
         b = _rng_array(rng, (layer.cout,))
         pw_ = dsconv.pack_weights(w, "pointwise", layout=layout)
         y = out_array(layer.cout, h, w_)
-        return Case(op, layout, cm.pointwise((1, layer.cin, h, w_), layer.cout, layout=layout),
+        return Case(op, layout, cm.pointwise(x.shape, layer.cout, layout=layout),
                     dsconv.kernel_name("pointwise", x.shape, w.shape, layout=layout),
                     lambda: dsconv.pointwise_conv2d(x, pw_, b, layout=layout, out=y),
                     lambda: dsconv.pointwise_conv2d(x, w, b, layout=layout, out=y), x, (w,), (b,), y)
@@ -245,7 +245,7 @@ def make_case(layer: Layer, op: str, layout: str, rng=None) -> Case:
         pw_ = dsconv.pack_weights(w, "conv2d", layout=layout)
         y = out_array(layer.cout, oh, ow)
         kw = dict(stride=s, padding=p, layout=layout, out=y)
-        return Case(op, layout, cm.standard(logical, layer.cout, k, stride=s, padding=p, layout=layout),
+        return Case(op, layout, cm.standard(x.shape, layer.cout, k, stride=s, padding=p, layout=layout),
                     dsconv.kernel_name("conv2d", x.shape, w.shape, stride=s, padding=p, layout=layout),
                     lambda: dsconv.conv2d(x, pw_, b, **kw), lambda: dsconv.conv2d(x, w, b, **kw), x, (w,), (b,), y)
     if op == "separable":
@@ -259,7 +259,7 @@ def make_case(layer: Layer, op: str, layout: str, rng=None) -> Case:
         mid = (1, layer.cin, oh, ow) if layout == "NCHW" else (1, oh, ow, layer.cin)
         kernel = (dsconv.kernel_name("depthwise", x.shape, wd.shape, stride=s, padding=p, layout=layout) + " + "
                   + dsconv.kernel_name("pointwise", mid, wp.shape, layout=layout))
-        return Case(op, layout, cm.separable(logical, layer.cout, k, stride=s, padding=p, layout=layout), kernel,
+        return Case(op, layout, cm.separable(x.shape, layer.cout, k, stride=s, padding=p, layout=layout), kernel,
                     lambda: dsconv.separable_conv2d(x, pd, pp, bd, bp, **kw),
                     lambda: dsconv.separable_conv2d(x, wd, wp, bd, bp, **kw), x, (wd, wp), (bd, bp), y)
     raise ValueError(f"unknown op {op!r}")

@@ -13,7 +13,7 @@ from typing import List, Optional
 from . import _bench, _roofline
 from ._bench import Progress, Stats
 
-DEFAULT_SECONDS = 40.0
+DEFAULT_SECONDS = 35.0
 OP_NAMES = ("depthwise", "pointwise", "conv2d", "separable")
 
 

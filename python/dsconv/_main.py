@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import List, Optional
 
@@ -72,7 +73,8 @@ def run(args, progress: Progress) -> dict:
     result = {
         "dsconv_version": dsconv.__version__,
         "machine": {"cpu": roof.cpu, "arch": info["arch"], "isa": isa, "available": info["available"],
-                    "features": info["features"], "openmp": info["openmp"], "default_threads": info["threads"]},
+                    "features": info["features"], "openmp": info["openmp"], "default_threads": info["threads"],
+                    "cpus": os.cpu_count(), "load_average": _load()},
         "kernels": info["kernels"],
         "roofline": roof.to_dict() | {"path": str(roof.path) if roof.path else None, "from_cache": roof.from_cache},
         "layout": args.layout, "threads": 1, "thread_counts": threads,
@@ -93,6 +95,13 @@ def run(args, progress: Progress) -> dict:
     result["total"] = _totals(result["blocks"], threads, list(frameworks))
     result["summary"] = _summary(result)
     return result
+
+
+def _load() -> Optional[float]:
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
 
 
 def _with_threads(n: int, fn):
@@ -214,14 +223,20 @@ def _summary(r: dict) -> str:
            f"{ai['standard']}), far below the {balance:.3g} FLOP/byte this CPU needs to keep its FMA units busy "
            f"from L2 ({peak_rec['flops'] / 1e9:.3g} GFLOP/s / {l2['bandwidth'] / 1e9:.0f} GB/s)")
     if dw_time_share > dw_mac_share:
-        text += (f"The gap is the depthwise part: it does only {dw_mac_share:.0f}% of the separable MACs but takes "
-                 f"{dw_time_share:.0f}% of its time, because {why}, so it is bound by memory traffic, not "
+        text += (f"MACs are not time: the depthwise part does only {dw_mac_share:.0f}% of the separable MACs but "
+                 f"takes {dw_time_share:.0f}% of its time, because {why}, so it is bound by memory traffic, not "
                  f"arithmetic ({gf['depthwise']:.1f} GFLOP/s against the pointwise's {gf['pointwise']:.1f}).")
     else:
         text += (f"Here the depthwise part is not what limits (it does {dw_mac_share:.0f}% of the separable MACs in "
                  f"{dw_time_share:.0f}% of its time): the difference comes from the kernels' efficiencies "
                  f"(standard {gf['standard']:.1f}, depthwise {gf['depthwise']:.1f}, pointwise {gf['pointwise']:.1f} "
                  f"GFLOP/s). Depthwise is still the memory-bound part: {why}.")
+    beyond = [b for b in blocks if b["measured_speedup"] > b["predicted_speedup"]]
+    if beyond and len(beyond) < len(blocks):
+        rest = [b["gflops"]["standard"] for b in blocks if b not in beyond]
+        text += (f" On {', '.join(b['name'] for b in beyond)} measured exceeds predicted: there the standard "
+                 f"convolution itself runs at only {_range([b['gflops']['standard'] for b in beyond])} GFLOP/s "
+                 f"(up to {max(rest):.1f} on the other blocks), so those ratios also compare two kernels' efficiency.")
     if peak_rec["kernel"].startswith("reference"):
         text += (f" The peak was measured with {peak_rec['kernel']} (no SIMD pointwise kernel yet), so the balance "
                  "and % of roofline read far too low / too high.")
@@ -265,9 +280,12 @@ def render(r: dict) -> str:
            f"(available: {', '.join(m['available'])}), {r['layout']}, batch 1, 1 thread",
            "kernels in use: " + "; ".join(f"{part} {', '.join(names)}" for part, names in kernels.items()),
            "roofline: " + _roofline.describe(roof, isa)
-           + (f" [{r['roofline']['path']}]" if r["roofline"]["path"] else ""),
-           "", "What the cost model predicts (MMAC = million multiply-accumulates; standard = one k x k conv "
-           "cin -> cout; separable = depthwise k x k + pointwise 1x1)"]
+           + (f" [{r['roofline']['path']}]" if r["roofline"]["path"] else "")]
+    if m["load_average"] is not None and m["cpus"] and m["load_average"] > m["cpus"]:
+        out.append(f"note: this machine is busy (load average {m['load_average']:.1f} on {m['cpus']} CPUs): "
+                   "timings are noisy; compare numbers within one run")
+    out += ["", "What the cost model predicts (MMAC = million multiply-accumulates; standard = one k x k conv "
+            "cin -> cout; separable = depthwise k x k + pointwise 1x1)"]
     rows = []
     for b in blocks:
         c = b["cost"]
