@@ -6,11 +6,11 @@
 #   2. the Python module cross-built for aarch64 and the pytest suite (tests/) run by an
 #      aarch64 CPython (Debian's arm64 debs, unpacked, not installed) under qemu-aarch64.
 # Installs what it lacks with apt-get (cross compilers, qemu-user) and pip --target (aarch64
-# wheels of numpy, pytest, hypothesis). Any failure fails the script.
+# wheels of numpy, pytest, hypothesis; pybind11's headers and CMake files). Any failure fails the script.
 # Environment: DSCONV_ARM_WORK (scratch folder, default build-arm-ci in the repo),
 # DSCONV_ARM_STEPS (default "cpp-a53 cpp-max cpp-armv7 python"), JOBS (default 2).
-# Tests under qemu run ~8x slower: DSCONV_TEST_SCALE=small (exported here) asks the C++ and
-# Python sweeps to shrink (hypothesis examples, sweep sizes) where they support it.
+# Tests under qemu run ~8x slower: DSCONV_TEST_SCALE=small makes test_neon.cpp sample its
+# sweeps, DSCONV_TEST_EXAMPLES=25 sets hypothesis' examples per property (tests/conftest.py).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,6 +18,7 @@ work=${DSCONV_ARM_WORK:-$root/build-arm-ci}
 steps=${DSCONV_ARM_STEPS:-"cpp-a53 cpp-max cpp-armv7 python"}
 jobs=${JOBS:-2}
 export DSCONV_TEST_SCALE=${DSCONV_TEST_SCALE:-small}
+export DSCONV_TEST_EXAMPLES=${DSCONV_TEST_EXAMPLES:-25}
 mkdir -p "$work"
 
 log() { printf '\n==== test-arm: %s\n' "$*"; }
@@ -38,17 +39,6 @@ apt_install() {
 log "tools"
 apt_install cmake ninja-build googletest g++-aarch64-linux-gnu g++-arm-linux-gnueabihf qemu-user
 command -v qemu-aarch64 >/dev/null || die "qemu-aarch64 not found after installing qemu-user"
-
-# ------------------------------------------------------------------ C++ under qemu
-cpp_suite() {  # name toolchain qemu-cpu
-  local name=$1 tc=$2 cpu=$3 b="$work/$1"
-  log "C++ suite: $name (qemu -cpu $cpu)"
-  cmake -S "$root" -B "$b" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-    -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchains/$tc.cmake" -DDSCONV_QEMU_CPU="$cpu" \
-    -DDSCONV_BUILD_TESTS=ON -DDSCONV_BUILD_PYTHON=OFF >/dev/null
-  cmake --build "$b" -j"$jobs"
-  (cd "$b" && ctest --output-on-failure -j"$jobs" --timeout 900)
-}
 
 # ------------------------------------------------------------------ aarch64 Python
 # Debian's arm64 CPython and the libraries it links, unpacked into $pyroot (installing
@@ -74,29 +64,50 @@ setup_python() {
     (cd "$debs" && apt-get download -qq "${pkgs[@]/%/:arm64}")
     for d in "$debs"/*.deb; do dpkg-deb -x "$d" "$pyroot"; done
   fi
+  # qemu -0 makes the wrapper the guest's argv[0], so sys.executable is this host script and
+  # tests that start "sys.executable -m dsconv" in a subprocess work without binfmt_misc;
+  # PYTHONHOME then tells Python where its standard library is.
+  mkdir -p "$(dirname "$pywrap")"
   cat > "$pywrap" <<WRAP
 #!/bin/sh
-exec qemu-aarch64 -cpu \${DSCONV_QEMU_CPU:-max} -L "$pyroot" "$pyroot/usr/bin/python3.11" "\$@"
+export PYTHONHOME="$pyroot/usr"
+exec qemu-aarch64 -cpu \${DSCONV_QEMU_CPU:-max} -L "$pyroot" -0 "$pywrap" "$pyroot/usr/bin/python3.11" "\$@"
 WRAP
   chmod +x "$pywrap"
-  "$pywrap" -c 'import sys, platform; print(sys.version.split()[0], platform.machine())'
-  if [ ! -d "$pysite/numpy" ] || [ ! -d "$pysite/hypothesis" ] || [ ! -d "$pysite/pytest" ]; then
-    python3 -m pip install -q --target "$pysite" --platform manylinux2014_aarch64 --only-binary=:all: \
-      --python-version 3.11 --implementation cp numpy pytest hypothesis
+  "$pywrap" -c 'import sys, platform; print("Python", sys.version.split()[0], platform.machine())'
+  if [ ! -d "$pysite/numpy" ] || [ ! -d "$pysite/hypothesis" ] || [ ! -d "$pysite/pytest" ] ||
+     [ ! -d "$pysite/pybind11" ]; then
+    python3 -m pip install -q --disable-pip-version-check --target "$pysite" \
+      --platform manylinux2014_aarch64 --only-binary=:all: --python-version 3.11 --implementation cp \
+      numpy pytest hypothesis pybind11
   fi
 }
 
+# ------------------------------------------------------------------ C++ under qemu
+# One build per target (the aarch64 one also builds the Python module when the python step
+# runs); running it under another qemu CPU only reconfigures: the tests' emulator line changes,
+# nothing is recompiled.
+python_args=()
+configure() {  # build-name toolchain qemu-cpu
+  local b="$work/$1" tc=$2 cpu=$3 extra=()
+  [ "$1" = aarch64 ] && extra=("${python_args[@]}")
+  cmake -S "$root" -B "$b" -G Ninja -DCMAKE_BUILD_TYPE=Release -Wno-dev \
+    -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchains/$tc.cmake" -DDSCONV_QEMU_CPU="$cpu" \
+    -DDSCONV_BUILD_TESTS=ON "${extra[@]}" >/dev/null
+}
+cpp_suite() {  # build-name toolchain qemu-cpu
+  local b="$work/$1"
+  log "C++ suite: $2 under qemu -cpu $3"
+  configure "$@"
+  cmake --build "$b" -j"$jobs"
+  (cd "$b" && ctest --output-on-failure -j"$jobs" --timeout 900)
+}
+
+# ------------------------------------------------------------------ Python under qemu
 python_suite() {
-  setup_python
-  local b="$work/py-build"
+  local b="$work/aarch64"
   log "Python module for aarch64"
-  cmake -S "$root" -B "$b" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-    -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchains/aarch64-linux-gnu.cmake" \
-    -DDSCONV_BUILD_PYTHON=ON -DDSCONV_BUILD_TESTS=OFF \
-    -DPython_EXECUTABLE="$pywrap" -DPython_INCLUDE_DIR="$pyroot/usr/include/python3.11" \
-    -DPython_SOABI=cpython-311-aarch64-linux-gnu \
-    -Dpybind11_DIR="$(python3 -m pybind11 --cmakedir)" \
-    -DCMAKE_CXX_FLAGS="-idirafter $pyroot/usr/include -idirafter $pyroot/usr/include/aarch64-linux-gnu" >/dev/null
+  configure aarch64 aarch64-linux-gnu max
   cmake --build "$b" -j"$jobs" --target _core
   local pkg="$work/py-pkg"
   rm -rf "$pkg"; mkdir -p "$pkg/dsconv"
@@ -114,21 +125,27 @@ for op, name in info["kernels"].items():
     assert name.startswith("neon/"), (op, name)
 PY
   done
-  if [ -d "$root/tests" ] && ls "$root"/tests/test_*.py >/dev/null 2>&1; then
-    log "pytest under qemu-aarch64"
-    (cd "$root" && "$pywrap" -m pytest -q -p no:cacheprovider tests)
-  else
-    die "no pytest suite in tests/"
-  fi
+  ls "$root"/tests/test_*.py >/dev/null 2>&1 || die "no pytest suite in tests/"
+  log "pytest under qemu-aarch64 (DSCONV_TEST_EXAMPLES=$DSCONV_TEST_EXAMPLES)"
+  (cd "$root" && "$pywrap" -m pytest -q -p no:cacheprovider tests)
 }
+
+case " $steps " in
+  *" python "*)
+    setup_python
+    python_args=(-DDSCONV_BUILD_PYTHON=ON -DPython_EXECUTABLE="$pywrap"
+      -DPython_INCLUDE_DIR="$pyroot/usr/include/python3.11"
+      -Dpybind11_DIR="$pysite/pybind11/share/cmake/pybind11"
+      "-DCMAKE_CXX_FLAGS=-idirafter $pyroot/usr/include -idirafter $pyroot/usr/include/aarch64-linux-gnu")
+    ;;
+esac
 
 for step in $steps; do
   case $step in
-    cpp-a53) cpp_suite aarch64-a53 aarch64-linux-gnu cortex-a53 ;;
-    cpp-max) cpp_suite aarch64-max aarch64-linux-gnu max ;;
+    cpp-a53) cpp_suite aarch64 aarch64-linux-gnu cortex-a53 ;;
+    cpp-max) cpp_suite aarch64 aarch64-linux-gnu max ;;
     cpp-armv7) cpp_suite armv7 armv7-linux-gnueabihf max ;;
     python) python_suite ;;
-    setup-python) setup_python ;;
     *) die "unknown step '$step'" ;;
   esac
 done
