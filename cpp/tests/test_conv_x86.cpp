@@ -52,6 +52,9 @@ TEST(ConvX86, Grouped) {
       expect_all_isas_match_reference(conv(l, 1, 24, 5, 9, 6 * groups, 3, 3, 2, 1, groups));
       expect_all_isas_match_reference(conv(l, 1, 6 * groups, 4, 5, 14 * groups, 1, 1, 1, 0, groups));
     }
+    // Groups wide enough for the dot-product (vectors along cin) NHWC kernel.
+    expect_all_isas_match_reference(conv(l, 1, 80, 5, 6, 12, 3, 3, 1, 1, 2));
+    expect_all_isas_match_reference(conv(l, 1, 99, 4, 7, 9, 3, 3, 2, 1, 3));
     // groups == cin (depthwise through conv2d), with a depth multiplier.
     expect_all_isas_match_reference(conv(l, 1, 8, 6, 9, 8, 3, 3, 1, 1, 8));
     expect_all_isas_match_reference(conv(l, 1, 5, 6, 9, 15, 3, 3, 1, 1, 5));
@@ -138,6 +141,28 @@ TEST(ConvX86, NanOnlyReachesItsReceptiveField) {
           }
     }
   select_isa(isas().back());
+}
+
+// Each kernel of each layout is reached by some case here, and each matches the reference.
+TEST(ConvX86, EveryKernelMatchesReference) {
+  const Case cases[] = {
+      conv(Layout::NCHW, 1, 5, 8, 40, 7, 3, 3, 1, 1),    // width vectors, stride 1
+      conv(Layout::NCHW, 1, 5, 8, 80, 7, 3, 3, 2, 1),    // width vectors, stride 2
+      conv(Layout::NCHW, 1, 5, 8, 120, 7, 3, 3, 3, 1),   // width vectors, gather
+      conv(Layout::NCHW, 1, 5, 8, 7, 32, 3, 3, 1, 1),    // broadcast
+      conv(Layout::NHWC, 1, 5, 8, 7, 32, 3, 3, 1, 1),    // broadcast
+      conv(Layout::NHWC, 1, 70, 5, 7, 9, 3, 3, 1, 1),    // dot
+  };
+  for (const std::string& isa : isas()) {
+    if (isa != "avx2" && isa != "avx512") continue;
+    select_isa(isa);
+    std::vector<std::string> names;
+    for (const Case& c : cases) names.push_back(kernel_name(c.op, c.in, c.weight_shape, c.p));
+    const std::vector<std::string> want = {isa + "/conv_nchw_s1",    isa + "/conv_nchw_s2",    isa + "/conv_nchw_gather",
+                                           isa + "/conv_nchw_bcast", isa + "/conv_nhwc_bcast", isa + "/conv_nhwc_dot"};
+    EXPECT_EQ(names, want);
+  }
+  for (const Case& c : cases) expect_all_isas_match_reference(c);
 }
 
 TEST(ConvX86, KernelNamesAreSimd) {

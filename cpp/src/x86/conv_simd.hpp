@@ -47,6 +47,7 @@ struct Avx2 {
   static V set1(float f) { return _mm256_set1_ps(f); }
   static V loadu(const float* p) { return _mm256_loadu_ps(p); }
   static V bcast(const float* p) { return _mm256_broadcast_ss(p); }
+  static V bcast_masked(M m, const float* p) { return _mm256_and_ps(_mm256_broadcast_ss(p), _mm256_castsi256_ps(m)); }
   static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
   static V add(V a, V b) { return _mm256_add_ps(a, b); }
   static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
@@ -108,6 +109,7 @@ struct Avx512 {
   static V set1(float f) { return _mm512_set1_ps(f); }
   static V loadu(const float* p) { return _mm512_loadu_ps(p); }
   static V bcast(const float* p) { return _mm512_set1_ps(*p); }
+  static V bcast_masked(M m, const float* p) { return _mm512_maskz_broadcastss_ps(m, _mm_load_ss(p)); }
   static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
   static V add(V a, V b) { return _mm512_add_ps(a, b); }
   static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
@@ -306,30 +308,169 @@ void conv_nhwc(const ConvGeometry& g, const WorkRange& r, const float* x, const 
 }
 
 // ---------------------------------------------------------------------------------------------
-// NCHW: vectors along the output width, tile = NR output channels x NV vectors of one row.
+// Panel format and the broadcast kernel (both layouts). Weights in panels of P = 2L output
+// channels: [cout/P][kh][kw][cin_g][P], tail lanes zero. The broadcast kernel's vectors run
+// along cout: a tile is MR pixels of one output row x P channels, one input value broadcast
+// per pixel and channel. It serves NHWC with few input channels per group (the dot tiles would
+// leave most lanes empty) and NCHW when the output row is too narrow for width vectors or the
+// stride is not 1. A panel that straddles a group boundary is run once per group, storing
+// only that group's lanes.
 // ---------------------------------------------------------------------------------------------
 
-template <int NR>
-size_t nchw_packed_size(const WeightDims& d, Layout) {
-  return size_t(round_up(d.cout, NR) * d.cin_per_group * d.kh * d.kw);
+// NHWC uses the panel format below this many input channels per group, the dot format above.
+constexpr int64_t kNhwcDotMinCin = 64;
+
+inline bool nhwc_uses_panels(int64_t cin_per_group) { return cin_per_group < kNhwcDotMinCin; }
+
+template <class S>
+size_t panel_packed_size(const WeightDims& d) {
+  return size_t(round_up(d.cout, 2 * S::L) * d.kh * d.kw * d.cin_per_group);
 }
 
-template <int NR>
-void nchw_pack(const WeightDims& d, Layout, const float* w, float* out) {
-  const int64_t k = d.cin_per_group * d.kh * d.kw, panels = ceil_div(d.cout, NR);
-  for (int64_t p = 0; p < panels; ++p) {
-    float* o = out + p * k * NR;
-    for (int lane = 0; lane < NR; ++lane) {
-      const int64_t oc = p * NR + lane;
-      if (oc < d.cout) {
-        const float* src = w + oc * k;
-        for (int64_t t = 0; t < k; ++t) o[t * NR + lane] = src[t];
-      } else {
-        for (int64_t t = 0; t < k; ++t) o[t * NR + lane] = 0.0f;
+template <class S>
+void panel_pack(const WeightDims& d, const float* w, float* out) {
+  constexpr int P = 2 * S::L;
+  const int64_t taps = d.kh * d.kw, cin_g = d.cin_per_group, panels = ceil_div(d.cout, P);
+  for (int64_t p = 0; p < panels; ++p)
+    for (int64_t t = 0; t < taps; ++t)
+      for (int64_t c = 0; c < cin_g; ++c) {
+        float* o = out + ((p * taps + t) * cin_g + c) * P;
+        for (int lane = 0; lane < P; ++lane) {
+          const int64_t oc = p * P + lane;
+          o[lane] = oc < d.cout ? w[(oc * cin_g + c) * taps + t] : 0.0f;
+        }
       }
+}
+
+// One tap: xp[k] is pixel k's input at channel 0 of the group, cs the channel stride. With
+// Interior false, a pixel whose `ok` mask is none (padding, or past the row's end) contributes
+// a zero broadcast; its pointer is still a valid address.
+template <class S, int MR, bool Interior>
+inline void bcast_tap(typename S::V* acc, const float* const* xp, const typename S::M* ok, const float* wt,
+                      int64_t cin_g, int64_t cs) {
+  using V = typename S::V;
+  constexpr int L = S::L, P = 2 * L;
+  for (int64_t c = 0, off = 0; c < cin_g; ++c, off += cs) {
+    const V w0 = S::loadu(wt + c * P), w1 = S::loadu(wt + c * P + L);
+#pragma GCC unroll 16
+    for (int k = 0; k < MR; ++k) {
+      const V b = Interior ? S::bcast(xp[k] + off) : S::bcast_masked(ok[k], xp[k] + off);
+      acc[2 * k] = S::fma(b, w0, acc[2 * k]);
+      acc[2 * k + 1] = S::fma(b, w1, acc[2 * k + 1]);
     }
   }
 }
+
+// Tiles run over the flattened output pixels (oh, ow) of the work range, so narrow rows fill
+// whole tiles; pixels are taken in chunks so that a chunk's input rows stay in cache while
+// every channel panel passes over them.
+template <class S, int MR, bool Nchw>
+void conv_bcast(const ConvGeometry& g, const WorkRange& r, const float* x, const float* wp, const float* bias,
+                const Activation& act, float* y) {
+  using V = typename S::V;
+  using M = typename S::M;
+  constexpr int L = S::L, P = 2 * L;
+  constexpr int64_t kChunk = 16 * MR;
+  const int64_t cin_g = g.cin_per_group(), cout_g = g.cout_per_group(), taps = g.kh * g.kw;
+  const int64_t panel_stride = taps * cin_g * P, plane = g.ho * g.wo;
+  // Input addressing: pixel (ih, iw) of channel c of the group is at ih*rs + iw*ps + c*cs.
+  const int64_t cs = Nchw ? g.h * g.w : 1, ps = Nchw ? 1 : g.cin, rs = g.w * ps;
+  const int64_t group_stride = Nchw ? cin_g * g.h * g.w : cin_g;
+  const Epilogue<S> epi(act);
+  const int64_t p_begin = r.oh_begin * g.wo, p_end = r.oh_end * g.wo;
+  for (int64_t chunk = p_begin; chunk < p_end; chunk += kChunk) {
+    const int64_t chunk_end = std::min(p_end, chunk + kChunk);
+    for (int64_t oc0 = r.oc_begin; oc0 < r.oc_end;) {
+      const int64_t grp = oc0 / cout_g, panel = oc0 / P, a = oc0 % P;
+      const int64_t n = std::min({r.oc_end, (grp + 1) * cout_g, (panel + 1) * P}) - oc0;
+      const M m0 = S::range(a, a + n), m1 = S::range(a - L, a + n - L);
+      const float* xg = x + grp * group_stride;
+      const float* wpp = wp + panel * panel_stride;
+      const V b0 = bias ? S::maskz_load(m0, bias + panel * P) : S::zero();
+      const V b1 = bias ? S::maskz_load(m1, bias + panel * P + L) : S::zero();
+      for (int64_t p0 = chunk; p0 < chunk_end; p0 += MR) {
+        const int npx = int(std::min<int64_t>(MR, chunk_end - p0));
+        // Top-left input corner of each pixel's receptive field (pixels past the end repeat
+        // the last one and are masked off).
+        int64_t ih0[MR], iw0[MR];
+        for (int k = 0; k < MR; ++k) {
+          const int64_t pk = p0 + std::min(k, npx - 1);
+          ih0[k] = (pk / g.wo) * g.sh - g.pad_top;
+          iw0[k] = (pk % g.wo) * g.sw - g.pad_left;
+        }
+        V acc[2 * MR];
+#pragma GCC unroll 32
+        for (int q = 0; q < 2 * MR; ++q) acc[q] = S::zero();
+        for (int64_t i = 0; i < g.kh; ++i)
+          for (int64_t j = 0; j < g.kw; ++j) {
+            const float* xp[MR];
+            M ok[MR];
+            bool interior = true, any = false;
+            for (int k = 0; k < MR; ++k) {
+              const int64_t ih = ih0[k] + i * g.dh, iw = iw0[k] + j * g.dw;
+              const bool in = k < npx && ih >= 0 && ih < g.h && iw >= 0 && iw < g.w;
+              xp[k] = in ? xg + ih * rs + iw * ps : xg;
+              ok[k] = in ? S::full() : S::none();
+              interior = interior && in;
+              any = any || in;
+            }
+            const float* wt = wpp + (i * g.kw + j) * cin_g * P;
+            if (interior)
+              bcast_tap<S, MR, true>(acc, xp, ok, wt, cin_g, cs);
+            else if (any)
+              bcast_tap<S, MR, false>(acc, xp, ok, wt, cin_g, cs);
+          }
+        if (Nchw) {
+          // Transpose through the stack: channel lanes become runs of the output planes.
+          alignas(64) float tmp[MR][P];
+#pragma GCC unroll 16
+          for (int k = 0; k < MR; ++k) {
+            S::storeu(tmp[k], epi(S::add(acc[2 * k], b0)));
+            S::storeu(tmp[k] + L, epi(S::add(acc[2 * k + 1], b1)));
+          }
+          for (int64_t lane = a; lane < a + n; ++lane) {
+            float* yr = y + (panel * P + lane) * plane + p0;
+            for (int k = 0; k < npx; ++k) yr[k] = tmp[k][lane];
+          }
+        } else {
+#pragma GCC unroll 16
+          for (int k = 0; k < MR; ++k) {
+            if (k >= npx) break;
+            float* yp = y + (p0 + k) * g.cout + panel * P;
+            S::mask_store(yp, m0, epi(S::add(acc[2 * k], b0)));
+            S::mask_store(yp + L, m1, epi(S::add(acc[2 * k + 1], b1)));
+          }
+        }
+      }
+      oc0 += n;
+    }
+  }
+}
+
+// The NHWC packing: which of the two formats depends only on cin_g.
+template <class S>
+size_t nhwc_packed_size_any(const WeightDims& d, Layout l) {
+  return nhwc_uses_panels(d.cin_per_group) ? panel_packed_size<S>(d) : nhwc_packed_size<S>(d, l);
+}
+template <class S>
+void nhwc_pack_any(const WeightDims& d, Layout l, const float* w, float* out) {
+  if (nhwc_uses_panels(d.cin_per_group))
+    panel_pack<S>(d, w, out);
+  else
+    nhwc_pack<S>(d, l, w, out);
+}
+template <class S>
+size_t nchw_packed_size(const WeightDims& d, Layout) {
+  return panel_packed_size<S>(d);
+}
+template <class S>
+void nchw_pack(const WeightDims& d, Layout, const float* w, float* out) {
+  panel_pack<S>(d, w, out);
+}
+
+// ---------------------------------------------------------------------------------------------
+// NCHW: vectors along the output width, tile = NR output channels x NV vectors of one row.
+// ---------------------------------------------------------------------------------------------
 
 // How one vector of input columns is fetched for output columns at input stride s: plain
 // (s = 1), even elements of two vectors (s = 2), or a gather (any other s). Masks come from
@@ -373,16 +514,16 @@ struct StrideN {
   static typename S::V load(const float* p, const Mask& m, int64_t s) { return S::gather(p, s, m.m); }
 };
 
-// One tile: N output channels (consecutive lanes of the weight panel) x NV vectors. Every loop
+// One tile: N output channels (consecutive lanes of a weight panel) x NV vectors. Every loop
 // over the accumulators is unrolled so that they live in registers across the reduction.
-template <class S, template <class> class Ld, int N, int NV, int NR>
+template <class S, template <class> class Ld, int N, int NV>
 void nchw_tile(const ConvGeometry& g, const float* xg, const float* wpanel, int64_t oh, int64_t ow0, int64_t i_lo,
                int64_t i_hi, const float* bias, const Epilogue<S>& epi, float* yc) {
   using V = typename S::V;
   using Loader = Ld<S>;
-  constexpr int L = S::L;
-  const int64_t cin_g = g.cin_per_group(), hw = g.h * g.w, s = g.sw, kw = g.kw, kh = g.kh, w = g.w;
-  const int64_t row_step = g.dh * w, wrow_step = kw * NR, taps = kh * kw;
+  constexpr int L = S::L, P = 2 * L;
+  const int64_t cin_g = g.cin_per_group(), hw = g.h * g.w, s = g.sw, kw = g.kw, w = g.w;
+  const int64_t row_step = g.dh * w, wrow_step = kw * cin_g * P;
   const int64_t x_first = (oh * g.sh - g.pad_top + i_lo * g.dh) * w;
   const int64_t rows = i_hi - i_lo;
   V acc[N * NV];
@@ -394,8 +535,8 @@ void nchw_tile(const ConvGeometry& g, const float* xg, const float* wpanel, int6
 #pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) mk[v] = Loader::mask(col0 + v * L * s, w, std::min<int64_t>(L, g.wo - ow0 - v * L), s);
     const float* xc = xg + x_first + col0;
-    const float* wc = wpanel + (i_lo * kw + j) * NR;
-    for (int64_t c = 0; c < cin_g; ++c, xc += hw, wc += taps * NR) {
+    const float* wc = wpanel + (i_lo * kw + j) * cin_g * P;
+    for (int64_t c = 0; c < cin_g; ++c, xc += hw, wc += P) {
       const float* xr = xc;
       const float* wt = wc;
       for (int64_t i = 0; i < rows; ++i, xr += row_step, wt += wrow_step) {
@@ -434,7 +575,7 @@ struct NchwTiles {
                       const Epilogue<S>&, float*);
   template <int N, int... V>
   static constexpr auto row(std::integer_sequence<int, V...>) {
-    return std::array<Fn, MR>{&nchw_tile<S, Ld, N, V + 1, NR>...};
+    return std::array<Fn, MR>{&nchw_tile<S, Ld, N, V + 1>...};
   }
   template <int... N>
   static constexpr auto table(std::integer_sequence<int, N...>) {
@@ -450,15 +591,16 @@ struct NchwTiles {
 template <class S, template <class> class Ld, int NR, int MR>
 void conv_nchw(const ConvGeometry& g, const WorkRange& r, const float* x, const float* wp, const float* bias,
                const Activation& act, float* y) {
-  constexpr int L = S::L;
+  constexpr int L = S::L, P = 2 * L;
+  static_assert(P % NR == 0, "tiles split a panel evenly");
   const int64_t cin_g = g.cin_per_group(), cout_g = g.cout_per_group();
   const int64_t k = cin_g * g.kh * g.kw, plane = g.ho * g.wo;
   const Epilogue<S> epi(act);
   for (int64_t oc0 = r.oc_begin; oc0 < r.oc_end;) {
-    const int64_t grp = oc0 / cout_g, panel = oc0 / NR, lane0 = oc0 % NR;
-    const int n = int(std::min({r.oc_end, (grp + 1) * cout_g, (panel + 1) * NR}) - oc0);
+    const int64_t grp = oc0 / cout_g, panel = oc0 / P, lane0 = oc0 % P;
+    const int n = int(std::min({r.oc_end, (grp + 1) * cout_g, (panel + 1) * P, oc0 + NR}) - oc0);
     const float* xg = x + grp * cin_g * g.h * g.w;
-    const float* wpanel = wp + panel * k * NR + lane0;
+    const float* wpanel = wp + panel * k * P + lane0;
     for (int64_t oh = r.oh_begin; oh < r.oh_end; ++oh) {
       const int64_t ih0 = oh * g.sh - g.pad_top;
       const int64_t i_lo = ih0 >= 0 ? 0 : ceil_div(-ih0, g.dh);
@@ -471,6 +613,16 @@ void conv_nchw(const ConvGeometry& g, const WorkRange& r, const float* x, const 
     }
     oc0 += n;
   }
+}
+
+// NCHW kernel choice: width vectors waste the lanes past the row's end (and stride 2 costs a
+// shuffle per load, other strides a gather); the broadcast kernel wastes the panel's lanes past
+// the group's channels and transposes its tile on the way out. Ties go to width vectors.
+template <class S>
+bool nchw_prefers_bcast(const ConvGeometry& g) {
+  const double width = double(g.wo) / double(round_up(g.wo, S::L)) * (g.sw == 1 ? 1.0 : 0.7);
+  const double bcast = double(g.cout_per_group()) / double(round_up(g.cout_per_group(), 2 * S::L));
+  return bcast > width;
 }
 
 }  // namespace dsconv::detail::conv_simd

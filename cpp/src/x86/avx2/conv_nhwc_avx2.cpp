@@ -1,17 +1,22 @@
-// conv NHWC on avx2: the direct convolution template of conv_simd.hpp (vectors along cin,
-// L/4 pixels x 4 output channels per tile) and its packing.
+// conv NHWC on avx2: the direct convolution templates of conv_simd.hpp and their packing.
+// cin_g >= kNhwcDotMinCin: vectors along cin, L/4 pixels x 4 output channels per tile.
+// Fewer input channels: vectors along cout, 6 pixels x 2L output channels per tile.
 #include "x86/conv_simd.hpp"
 #include "x86/x86_kernels.hpp"
 
 namespace dsconv::detail {
 namespace {
 
-KernelChoice select(const ConvGeometry&) { return {"avx2/conv_nhwc", conv_simd::conv_nhwc<conv_simd::Avx2>}; }
+KernelChoice select(const ConvGeometry& g) {
+  using namespace conv_simd;
+  if (nhwc_uses_panels(g.cin_per_group())) return {"avx2/conv_nhwc_bcast", conv_bcast<Avx2, 6, false>};
+  return {"avx2/conv_nhwc_dot", conv_nhwc<Avx2>};
+}
 
 }  // namespace
 
 LayoutKernels conv_nhwc_avx2() {
-  return {conv_simd::nhwc_packed_size<conv_simd::Avx2>, conv_simd::nhwc_pack<conv_simd::Avx2>, select};
+  return {conv_simd::nhwc_packed_size_any<conv_simd::Avx2>, conv_simd::nhwc_pack_any<conv_simd::Avx2>, select};
 }
 
 }  // namespace dsconv::detail
