@@ -1,6 +1,7 @@
 // Pointwise (1x1) kernels on every ISA against the reference: channel and pixel counts at
 // 1, tile-1, tile, tile+1 and large for the AVX2 (6x16 NHWC, 6x16 NCHW) and AVX-512 (14x32
-// NHWC, 8x48 NCHW) tiles, both layouts, every activation, bias and no bias, raw and packed.
+// NHWC, 8x48 NCHW) tiles and the NCHW few-pixel path, both layouts, every activation, bias
+// and no bias, raw and packed, thread splits, NaN containment.
 #include <cmath>
 #include <limits>
 
@@ -35,10 +36,10 @@ TEST(PointwiseX86, OutputChannelEdges) {
       expect_all_isas_match_reference(pw_case(1, 13, cout, 3, 7, layout, Activation::none(), cout % 2 == 1));
 }
 
-// Input channels: the reduction length, including more than one KC = 256 chunk.
+// Input channels: the reduction length, including more than one chunk (KC = 256 NCHW, 1024 NHWC).
 TEST(PointwiseX86, InputChannelEdges) {
   for (Layout layout : kLayouts)
-    for (int64_t cin : {1, 2, 7, 8, 16, 17, 255, 256, 257, 600})
+    for (int64_t cin : {1, 2, 7, 8, 16, 17, 255, 256, 257, 600, 1100})
       expect_all_isas_match_reference(pw_case(1, cin, 20, 5, 5, layout, Activation::relu(), cin % 2 == 0));
 }
 
@@ -51,12 +52,24 @@ TEST(PointwiseX86, PixelEdges) {
       expect_all_isas_match_reference(pw_case(1, 9, 35, 1, hw, layout, Activation::none(), hw % 2 == 1));
 }
 
+// NCHW images of few pixels take the transposed path (vectors over output channels, the tile
+// written transposed): pixel counts around its 6 / 14-pixel tiles, channels around its panels.
+TEST(PointwiseX86, FewPixelsNchw) {
+  for (int64_t hw : {1, 2, 5, 6, 7, 13, 14, 15, 28, 29, 49, 100, 196})
+    for (int64_t cout : {16, 32, 48, 64, 96})
+      expect_all_isas_match_reference(pw_case(1, 21, cout, 1, hw, Layout::NCHW, Activation::relu6(), hw % 2 == 0));
+  expect_all_isas_match_reference(pw_case(2, 300, 160, 7, 7, Layout::NCHW, Activation::none(), true));
+}
+
 TEST(PointwiseX86, EveryActivation) {
   const Activation acts[] = {Activation::none(), Activation::relu(), Activation::relu6(), Activation::hardswish(),
                              Activation::clamp(-0.25f, 0.5f)};
   for (Layout layout : kLayouts)
     for (const Activation& a : acts)
-      for (bool bias : {false, true}) expect_all_isas_match_reference(pw_case(2, 19, 37, 7, 9, layout, a, bias));
+      for (bool bias : {false, true}) {
+        expect_all_isas_match_reference(pw_case(2, 19, 37, 7, 9, layout, a, bias));
+        expect_all_isas_match_reference(pw_case(1, 19, 64, 3, 5, layout, a, bias));
+      }
 }
 
 // MobileNet-like shapes, batch > 1, and the 2-D (Cout, Cin) weight shape.
@@ -77,6 +90,7 @@ TEST(PointwiseX86, ThreadSplits) {
   for (Layout layout : kLayouts) {
     expect_all_isas_match_reference(pw_case(1, 64, 200, 2, 9, layout, Activation::relu(), true));
     expect_all_isas_match_reference(pw_case(1, 64, 40, 30, 9, layout, Activation::none(), false));
+    expect_all_isas_match_reference(pw_case(1, 300, 96, 1, 7, layout, Activation::hardswish(), true));
   }
   set_num_threads(saved);
 }
@@ -85,23 +99,26 @@ TEST(PointwiseX86, ThreadSplits) {
 TEST(PointwiseX86, NanStaysInItsPixel) {
   const Activation acts[] = {Activation::none(), Activation::relu(), Activation::relu6(), Activation::hardswish(),
                              Activation::clamp(-1.0f, 1.0f)};
-  const int64_t cin = 20, cout = 37, hw = 23;
-  for (Layout layout : kLayouts)
-    for (const Activation& a : acts)
-      for (const std::string& isa : test::isas()) {
-        select_isa(isa);
-        std::vector<float> x = test::random_floats(size_t(cin * hw), 3), w = test::random_floats(size_t(cin * cout), 4);
-        const int64_t bad_pixel = 11;
-        const size_t at = layout == Layout::NHWC ? size_t(bad_pixel * cin + 5) : size_t(5 * hw + bad_pixel);
-        x[at] = std::numeric_limits<float>::quiet_NaN();
-        std::vector<float> y(size_t(cout * hw));
-        pointwise_conv2d(x.data(), {1, cin, 1, hw}, w.data(), {cout, cin}, nullptr, y.data(), a, layout);
-        for (int64_t p = 0; p < hw; ++p)
-          for (int64_t o = 0; o < cout; ++o) {
-            const float v = layout == Layout::NHWC ? y[size_t(p * cout + o)] : y[size_t(o * hw + p)];
-            EXPECT_EQ(std::isnan(v), p == bad_pixel) << isa << " pixel " << p << " channel " << o;
-          }
-      }
+  const int64_t cin = 20, cout = 37;
+  for (int64_t hw : {23, 300}) {  // NCHW: the few-pixel path, then vectors over pixels
+    for (Layout layout : kLayouts)
+      for (const Activation& a : acts)
+        for (const std::string& isa : test::isas()) {
+          select_isa(isa);
+          std::vector<float> x = test::random_floats(size_t(cin * hw), 3);
+          const std::vector<float> w = test::random_floats(size_t(cin * cout), 4);
+          const int64_t bad_pixel = 11;
+          const size_t at = layout == Layout::NHWC ? size_t(bad_pixel * cin + 5) : size_t(5 * hw + bad_pixel);
+          x[at] = std::numeric_limits<float>::quiet_NaN();
+          std::vector<float> y(size_t(cout * hw));
+          pointwise_conv2d(x.data(), {1, cin, 1, hw}, w.data(), {cout, cin}, nullptr, y.data(), a, layout);
+          for (int64_t p = 0; p < hw; ++p)
+            for (int64_t o = 0; o < cout; ++o) {
+              const float v = layout == Layout::NHWC ? y[size_t(p * cout + o)] : y[size_t(o * hw + p)];
+              EXPECT_EQ(std::isnan(v), p == bad_pixel) << isa << " pixel " << p << " channel " << o;
+            }
+        }
+  }
   select_isa(test::isas().back());
 }
 

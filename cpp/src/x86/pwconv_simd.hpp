@@ -24,6 +24,12 @@
 
 namespace dsconv::detail::pw {
 namespace {
+#ifdef PW_TUNE
+inline int64_t tune(const char* n, int64_t d) { const char* e = getenv(n); return e ? atoll(e) : d; }
+#define TUNE(n, d) tune(#n, d)
+#else
+#define TUNE(n, d) (d)
+#endif
 
 using gemm::Epilogue;
 
@@ -96,15 +102,16 @@ struct Pointwise {
 
   static void run_nhwc(const ConvGeometry& g, const WorkRange& r, const float* x, const float* wp,
                        const float* bias, const Activation& act, float* y) {
+    const int64_t KC_ = TUNE(KC, Cfg::KC_HWC), MCH_ = TUNE(MCH, Cfg::MC_HWC);
     const int64_t cin = g.cin, cout = g.cout;
     const int64_t p0 = r.oh_begin * g.wo, p1 = r.oh_end * g.wo;
     const int64_t q0 = r.oc_begin / PW, q1 = div_up(r.oc_end, PW);
-    for (int64_t kb = 0; kb < cin; kb += Cfg::KC) {
-      const int64_t kc = std::min<int64_t>(Cfg::KC, cin - kb);
+    for (int64_t kb = 0; kb < cin; kb += KC_) {
+      const int64_t kc = std::min<int64_t>(KC_, cin - kb);
       const bool first = kb == 0;
       Epilogue<V> e(act, kb + kc == cin);
-      for (int64_t pb = p0; pb < p1; pb += Cfg::MC_HWC) {
-        const int64_t pe = std::min(p1, pb + Cfg::MC_HWC);
+      for (int64_t pb = p0; pb < p1; pb += MCH_) {
+        const int64_t pe = std::min(p1, pb + MCH_);
         for (int64_t q = q0; q < q1; ++q) {
           const int64_t base = q * PW;
           const int lo = int(std::max(r.oc_begin, base) - base), hi = int(std::min(r.oc_end, base + PW) - base);
@@ -160,15 +167,16 @@ struct Pointwise {
 
   static void run_nchw(const ConvGeometry& g, const WorkRange& r, const float* x, const float* wp,
                        const float* bias, const Activation& act, float* y) {
+    const int64_t KC_ = TUNE(KC, Cfg::KC_CHW), MCC_ = TUNE(MCC, Cfg::MC_CHW);
     const int64_t cin = g.cin, plane = g.h * g.w;
     const int64_t p0 = r.oh_begin * g.wo, p1 = r.oh_end * g.wo;
     constexpr int64_t NP = int64_t(NV_CHW) * L;
-    for (int64_t kb = 0; kb < cin; kb += Cfg::KC) {
-      const int64_t kc = std::min<int64_t>(Cfg::KC, cin - kb);
+    for (int64_t kb = 0; kb < cin; kb += KC_) {
+      const int64_t kc = std::min<int64_t>(KC_, cin - kb);
       const bool first = kb == 0;
       Epilogue<V> e(act, kb + kc == cin);
-      for (int64_t pb = p0; pb < p1; pb += Cfg::MC_CHW) {
-        const int64_t pe = std::min(p1, pb + Cfg::MC_CHW);
+      for (int64_t pb = p0; pb < p1; pb += MCC_) {
+        const int64_t pe = std::min(p1, pb + MCC_);
         for (int64_t o = r.oc_begin; o < r.oc_end;) {
           // A tile of channels never crosses a panel: its weights are lanes of one panel.
           const int64_t q = o / PW;
@@ -187,9 +195,68 @@ struct Pointwise {
     }
   }
 
+  // ------------------------------------------------------------------ NCHW, few pixels
+  // When the image has few pixels (7x7: 49 = 3 vectors + 1 lane) vectors over pixels waste
+  // lanes; this path runs the NHWC tile (MR pixels x PW output channels, vectors over the
+  // panel) with the broadcast read down the input's columns (si = 1, sk = plane), and writes
+  // the tile transposed. The whole reduction runs in registers, so the tile is written once.
+  template <int MR, int NV>
+  static void chw_t_tile(int64_t cin, const float* x, int64_t plane, const float* w, float* y, int lo, int hi,
+                         const mask* cm, const Epilogue<V>& e) {
+    reg acc[MR][NV];
+    gemm::zero_tile<V, MR, NV>(acc);
+    gemm::accumulate<V, MR, NV, false>(acc, cin, x, 1, plane, w, L, PW, mask{});
+    alignas(64) float t[MR][NV * L];
+    gemm::store_tile<V, MR, NV, true>(acc, &t[0][0], NV * L, cm, e);
+    for (int o = lo; o < hi; ++o)
+      for (int i = 0; i < MR; ++i) y[o * plane + i] = t[i][o];
+  }
+  using ChwTFn = void (*)(int64_t, const float*, int64_t, const float*, float*, int, int, const mask*,
+                          const Epilogue<V>&);
+  template <int NV, size_t... I>
+  static std::array<ChwTFn, MR_HWC> chw_t_row(std::index_sequence<I...>) {
+    return {{&chw_t_tile<int(I) + 1, NV>...}};
+  }
+  static ChwTFn chw_t_fn(int64_t mr, int nv) {
+    using I = std::make_index_sequence<MR_HWC>;
+    static const std::array<ChwTFn, MR_HWC> rows[2] = {chw_t_row<1>(I()), chw_t_row<NV_HWC>(I())};
+    return rows[nv == 1 ? 0 : 1][size_t(mr - 1)];
+  }
+
+  static void run_nchw_t(const ConvGeometry& g, const WorkRange& r, const float* x, const float* wp,
+                         const float* bias, const Activation& act, float* y) {
+    const int64_t cin = g.cin, plane = g.h * g.w;
+    const int64_t p0 = r.oh_begin * g.wo, p1 = r.oh_end * g.wo;
+    const int64_t q0 = r.oc_begin / PW, q1 = div_up(r.oc_end, PW);
+    Epilogue<V> e(act, true);
+    for (int64_t q = q0; q < q1; ++q) {
+      const int64_t base = q * PW;
+      const int lo = int(std::max(r.oc_begin, base) - base), hi = int(std::min(r.oc_end, base + PW) - base);
+      const int nv = hi <= L ? 1 : NV_HWC;
+      mask cm[NV_HWC];
+      for (int j = 0; j < NV_HWC; ++j) cm[j] = V::lanes(std::clamp(lo - j * L, 0, L), std::clamp(hi - j * L, 0, L));
+      e.col_bias = bias ? bias + base : nullptr;
+      for (int64_t p = p0; p < p1; p += MR_HWC) {
+        const int64_t mr = std::min<int64_t>(MR_HWC, p1 - p);
+        chw_t_fn(mr, nv)(cin, x + p, plane, wp + q * PW * cin, y + base * plane + p, lo, hi, cm, e);
+      }
+    }
+  }
+
+  // Lanes used by vectors over pixels vs over output channels: the transposed path wins when
+  // the pixel tail wastes more.
+  static bool few_pixels(const ConvGeometry& g) {
+    const int64_t plane = g.h * g.w;
+    const double pixel_use = double(plane) / double(div_up(plane, L) * L);
+    const double channel_use = double(g.cout) / double(div_up(g.cout, L) * L);
+    return plane <= TUNE(TP, 16 * L) && channel_use > pixel_use;
+  }
+
   // ------------------------------------------------------------------ table entries
   static KernelChoice select_nhwc(const ConvGeometry&) { return {Cfg::name_nhwc, run_nhwc}; }
-  static KernelChoice select_nchw(const ConvGeometry&) { return {Cfg::name_nchw, run_nchw}; }
+  static KernelChoice select_nchw(const ConvGeometry& g) {
+    return few_pixels(g) ? KernelChoice{Cfg::name_nchw_t, run_nchw_t} : KernelChoice{Cfg::name_nchw, run_nchw};
+  }
   static LayoutKernels nhwc() { return {packed_size, pack, select_nhwc}; }
   static LayoutKernels nchw() { return {packed_size, pack, select_nchw}; }
 };
