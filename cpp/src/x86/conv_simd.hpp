@@ -361,6 +361,24 @@ inline void bcast_tap(typename S::V* acc, const float* const* xp, const typename
   }
 }
 
+// A tile whose every receptive field lies inside the image: the whole reduction as one loop
+// over (tap, channel), the input offsets of which come from a table shared by every pixel.
+template <class S, int MR>
+inline void bcast_flat(typename S::V* acc, const float* const* xp, const int64_t* offs, const float* wt, int64_t k) {
+  using V = typename S::V;
+  constexpr int L = S::L, P = 2 * L;
+  for (int64_t t = 0; t < k; ++t) {
+    const int64_t off = offs[t];
+    const V w0 = S::loadu(wt + t * P), w1 = S::loadu(wt + t * P + L);
+#pragma GCC unroll 16
+    for (int k2 = 0; k2 < MR; ++k2) {
+      const V b = S::bcast(xp[k2] + off);
+      acc[2 * k2] = S::fma(b, w0, acc[2 * k2]);
+      acc[2 * k2 + 1] = S::fma(b, w1, acc[2 * k2 + 1]);
+    }
+  }
+}
+
 // Tiles run over the flattened output pixels (oh, ow) of the work range, so narrow rows fill
 // whole tiles; pixels are taken in chunks so that a chunk's input rows stay in cache while
 // every channel panel passes over them.
@@ -378,6 +396,16 @@ void conv_bcast(const ConvGeometry& g, const WorkRange& r, const float* x, const
   const int64_t group_stride = Nchw ? cin_g * g.h * g.w : cin_g;
   const Epilogue<S> epi(act);
   const int64_t p_begin = r.oh_begin * g.wo, p_end = r.oh_end * g.wo;
+  // Offsets of the (tap, channel) reduction steps from a pixel's receptive-field corner, for
+  // the interior tiles (when the table fits on the stack).
+  constexpr int64_t kMaxSteps = 2048;
+  const int64_t k_total = taps * cin_g, span_h = (g.kh - 1) * g.dh, span_w = (g.kw - 1) * g.dw;
+  const bool flat = k_total <= kMaxSteps;
+  int64_t offs[kMaxSteps];
+  if (flat)
+    for (int64_t i = 0, t = 0; i < g.kh; ++i)
+      for (int64_t j = 0; j < g.kw; ++j)
+        for (int64_t c = 0; c < cin_g; ++c) offs[t++] = i * g.dh * rs + j * g.dw * ps + c * cs;
   for (int64_t chunk = p_begin; chunk < p_end; chunk += kChunk) {
     const int64_t chunk_end = std::min(p_end, chunk + kChunk);
     for (int64_t oc0 = r.oc_begin; oc0 < r.oc_end;) {
@@ -391,24 +419,29 @@ void conv_bcast(const ConvGeometry& g, const WorkRange& r, const float* x, const
       for (int64_t p0 = chunk; p0 < chunk_end; p0 += MR) {
         const int npx = int(std::min<int64_t>(MR, chunk_end - p0));
         // Top-left input corner of each pixel's receptive field (pixels past the end repeat
-        // the last one and are masked off).
+        // the last one: computed, never stored).
         int64_t ih0[MR], iw0[MR];
+        bool inside = flat;
+        const float* xb[MR];
         for (int k = 0; k < MR; ++k) {
           const int64_t pk = p0 + std::min(k, npx - 1);
           ih0[k] = (pk / g.wo) * g.sh - g.pad_top;
           iw0[k] = (pk % g.wo) * g.sw - g.pad_left;
+          inside = inside && ih0[k] >= 0 && ih0[k] + span_h < g.h && iw0[k] >= 0 && iw0[k] + span_w < g.w;
+          xb[k] = xg + ih0[k] * rs + iw0[k] * ps;
         }
         V acc[2 * MR];
 #pragma GCC unroll 32
         for (int q = 0; q < 2 * MR; ++q) acc[q] = S::zero();
-        for (int64_t i = 0; i < g.kh; ++i)
+        if (inside) bcast_flat<S, MR>(acc, xb, offs, wpp, k_total);
+        for (int64_t i = 0; i < g.kh && !inside; ++i)
           for (int64_t j = 0; j < g.kw; ++j) {
             const float* xp[MR];
             M ok[MR];
             bool interior = true, any = false;
             for (int k = 0; k < MR; ++k) {
               const int64_t ih = ih0[k] + i * g.dh, iw = iw0[k] + j * g.dw;
-              const bool in = k < npx && ih >= 0 && ih < g.h && iw >= 0 && iw < g.w;
+              const bool in = ih >= 0 && ih < g.h && iw >= 0 && iw < g.w;
               xp[k] = in ? xg + ih * rs + iw * ps : xg;
               ok[k] = in ? S::full() : S::none();
               interior = interior && in;
