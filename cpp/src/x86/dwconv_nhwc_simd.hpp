@@ -26,6 +26,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/kernel_types.hpp"
 
@@ -75,6 +76,7 @@ struct Avx512 {
   using Mask = __mmask16;
   using Idx = __m512i;
   static Mask mask(int64_t n) { return Mask((1u << n) - 1u); }  // n in [0, 16]
+  static Mask lanes(int64_t lo, int64_t hi) { return Mask(mask(hi) & ~mask(lo)); }  // [lo, hi)
   static Mask mask_if(Mask m, bool on) { return Mask(m & -unsigned(on)); }
   static Vec zero() { return _mm512_setzero_ps(); }
   static Vec set1(float v) { return _mm512_set1_ps(v); }
@@ -107,6 +109,7 @@ struct Avx2 {
   static Mask mask(int64_t n) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
   }
+  static Mask lanes(int64_t lo, int64_t hi) { return _mm256_andnot_si256(mask(lo), mask(hi)); }  // [lo, hi)
   static Mask mask_if(Mask m, bool on) { return _mm256_and_si256(m, _mm256_set1_epi32(-int(on))); }
   static Vec zero() { return _mm256_setzero_ps(); }
   static Vec set1(float v) { return _mm256_set1_ps(v); }
@@ -129,17 +132,19 @@ struct Avx2 {
 #endif
 
 // ------------------------------------------------------------------ kernel shapes
-// KW, SW, DW: kernel width, stride and dilation along the width known at compile time (0: read
-// them from the geometry). T: output pixels per tile.
-template <int KW_, int SW_, int DW_, int T_>
+// KH, KW, SW, DW: kernel size, stride and dilation along the width known at compile time (0:
+// read them from the geometry). T: output pixels per tile. WREG: hold all kh*kw weight vectors
+// of a channel block in registers across a row (3x3); otherwise each tile loads a kernel row's
+// kw weights as it reaches it (L1 hits).
+template <int KH_, int KW_, int SW_, int DW_, int T_, bool WREG_>
 struct Shape {
-  static constexpr int KW = KW_, SW = SW_, DW = DW_, T = T_;
-  static constexpr bool fixed = KW_ > 0;
+  static constexpr int KH = KH_, KW = KW_, SW = SW_, DW = DW_, T = T_;
+  static constexpr bool fixed = KW_ > 0, WREG = WREG_;
 };
 
 // Runtime geometry, in floats.
 struct Geo {
-  int64_t kh, kw, sh, sw, dh, dw, pt, pl, H, W, C, Co, Cp, wo, xrow, yrow;
+  int64_t kh, kw, sh, sw, dh, dw, pt, pl, H, W, C, Co, wo, xrow, yrow, rstep;  // rstep = dh * xrow
 };
 
 template <class I>
@@ -147,10 +152,11 @@ struct Block {
   using Vec = typename I::Vec;
   using Mask = typename I::Mask;
   Vec bias;
-  Mask in_mask;   // input lanes to load (tails; m > 1: the channels the block reads)
-  Mask out_mask;  // output lanes to store and weight lanes to load (tails)
+  Mask mask;     // output lanes to store (channel tails, and the lanes before an aligned start)
+  Mask in_mask;  // m > 1: input lanes to load (the channels the block reads)
   typename I::Idx idx;  // m > 1: lane -> loaded input lane
-  const float* w;       // this block's weights: w[(i * kw + j) * Cp]
+  const float* w;       // this block's weights: tap t at w + t * ws
+  int64_t ws;
 };
 
 template <class I>
@@ -180,95 +186,137 @@ struct Epilogue {
   }
 };
 
-template <class I, class S, bool TAIL, bool MULT>
+// Calls f(std::integral_constant<int, n>) for a runtime n in [1, N].
+template <int N, class F>
+inline void with_width(int64_t n, F&& f) {
+  if constexpr (N >= 1) {
+    if (n == N) return f(std::integral_constant<int, N>{});
+    with_width<N - 1>(n, f);
+  }
+}
+
+// MASKED: the block's lanes are not all real channels (b.mask). MULT: depth multiplier > 1.
+template <class I, class S, bool MASKED, bool MULT>
 struct Kernel {
   using Vec = typename I::Vec;
   using Mask = typename I::Mask;
   static constexpr int V = I::V;
+  static constexpr int KH = S::KH, KW = S::KW;
 
   static Vec load_x(const float* p, const Block<I>& b) {
     if constexpr (MULT) return I::permute(I::load(p, b.in_mask), b.idx);
-    else if constexpr (TAIL) return I::load(p, b.in_mask);
+    else if constexpr (MASKED) return I::load(p, b.mask);
     else return I::load(p);
   }
   // An edge tap: an empty mask when the column is outside the input (a zero column).
   static Vec load_x(const float* p, const Block<I>& b, bool inside) {
     if constexpr (MULT) return I::permute(I::load(p, I::mask_if(b.in_mask, inside)), b.idx);
-    else if constexpr (TAIL) return I::load(p, I::mask_if(b.in_mask, inside));
+    else if constexpr (MASKED) return I::load(p, I::mask_if(b.mask, inside));
     else return I::load(p, I::mask_if(I::mask(V), inside));
   }
+  // Fixed shapes read a zero-padded copy of the block's weights; the generic shape reads the
+  // packed buffer, masked where lanes are not channels.
   static Vec load_w(const float* p, const Block<I>& b) {
-    if constexpr (TAIL) return I::load(p, b.out_mask);
+    if constexpr (MASKED && !S::fixed) return I::load(p, b.mask);
     else return I::load(p);
   }
   static void store_y(float* p, Vec v, const Block<I>& b) {
-    if constexpr (TAIL) I::store(p, v, b.out_mask);
+    if constexpr (MASKED) I::store(p, v, b.mask);
     else I::store(p, v);
   }
 
+  template <int T>
+  static void start(const Block<I>& b, Vec (&acc)[T]) {
+#pragma GCC unroll 32
+    for (int t = 0; t < T; ++t) acc[t] = b.bias;
+  }
   template <int T>
   static void finish(const Geo& g, const Block<I>& b, const Epilogue<I>& e, Vec (&acc)[T], float* yp) {
 #pragma GCC unroll 32
     for (int t = 0; t < T; ++t) store_y(yp + t * g.Co, e(acc[t]), b);
   }
 
-  // T output pixels whose taps all lie inside the input. xr: input at the first valid kernel
-  // row, the first pixel's first column, the block's first channel. Kernel rows [i0, i1).
+  // One kernel row of a fixed shape into T accumulators, weights wv[0..KW). Each column of
+  // the tile's footprint is loaded once and feeds every accumulator that uses it.
+  template <int T>
+  static void row_fixed(const Geo& g, const Block<I>& b, const float* xr, const Vec* wv, Vec (&acc)[T]) {
+    constexpr int SW = S::SW, DW = S::DW;
+    constexpr int F = (T - 1) * SW + (KW - 1) * DW + 1;  // footprint columns
+    const int64_t C = g.C;
+#pragma GCC unroll 64
+    for (int q = 0; q < F; ++q) {
+      Vec xv = load_x(xr + q * C, b);
+      // Keep the column in a register: otherwise GCC folds it into each FMA as a memory
+      // operand, reloading it up to kw times and making the loop load-bound.
+      asm("" : "+v"(xv));
+#pragma GCC unroll 32
+      for (int t = 0; t < T; ++t) {
+        const int jd = q - t * SW;
+        if (jd >= 0 && jd % DW == 0 && jd / DW < KW) acc[t] = I::fma(xv, wv[jd / DW], acc[t]);
+      }
+    }
+  }
+
+  // One kernel row (weights wr) into T accumulators.
+  template <int T>
+  static void row_any(const Geo& g, const Block<I>& b, const float* xr, const float* wr, Vec (&acc)[T]) {
+    if constexpr (S::fixed) {
+      Vec wv[KW];
+#pragma GCC unroll 16
+      for (int j = 0; j < KW; ++j) wv[j] = load_w(wr + j * b.ws, b);
+      row_fixed<T>(g, b, xr, wv, acc);
+    } else {
+      const int64_t sC = g.sw * g.C, dC = g.dw * g.C;
+      for (int64_t j = 0; j < g.kw; ++j, xr += dC) {
+        const Vec wv = load_w(wr + j * b.ws, b);
+#pragma GCC unroll 32
+        for (int t = 0; t < T; ++t) acc[t] = I::fma(load_x(xr + t * sC, b), wv, acc[t]);
+      }
+    }
+  }
+
+  // T output pixels whose taps all lie inside the input, kernel rows [i0, i1). xr: input at
+  // kernel row i0, the first pixel's first column, the block's first channel.
   template <int T>
   static void tile(const Geo& g, const Block<I>& b, const Epilogue<I>& e, const float* xr, int64_t i0,
                    int64_t i1, float* yp) {
     Vec acc[T];
-#pragma GCC unroll 32
-    for (int t = 0; t < T; ++t) acc[t] = b.bias;
-    const int64_t C = g.C, Cp = g.Cp;
-    if constexpr (S::fixed) {
-      constexpr int KW = S::KW, SW = S::SW, DW = S::DW;
-      constexpr int F = (T - 1) * SW + (KW - 1) * DW + 1;  // footprint columns
-      const float* wr = b.w + i0 * KW * Cp;
-      for (int64_t i = i0; i < i1; ++i, xr += g.dh * g.xrow, wr += KW * Cp) {
-        Vec wv[KW];
-#pragma GCC unroll 16
-        for (int j = 0; j < KW; ++j) wv[j] = load_w(wr + j * Cp, b);
-#pragma GCC unroll 64
-        for (int q = 0; q < F; ++q) {
-          const Vec xv = load_x(xr + q * C, b);
-#pragma GCC unroll 32
-          for (int t = 0; t < T; ++t) {
-            const int jd = q - t * SW;
-            if (jd >= 0 && jd % DW == 0 && jd / DW < KW) acc[t] = I::fma(xv, wv[jd / DW], acc[t]);
-          }
-        }
-      }
-    } else {
-      const int64_t kw = g.kw, sC = g.sw * C, dC = g.dw * C;
-      const float* wr = b.w + i0 * kw * Cp;
-      for (int64_t i = i0; i < i1; ++i, xr += g.dh * g.xrow, wr += kw * Cp) {
-        const float* xq = xr;
-        for (int64_t j = 0; j < kw; ++j, xq += dC) {
-          const Vec wv = load_w(wr + j * Cp, b);
-#pragma GCC unroll 32
-          for (int t = 0; t < T; ++t) acc[t] = I::fma(load_x(xq + t * sC, b), wv, acc[t]);
-        }
-      }
+    start<T>(b, acc);
+    const int64_t kw = S::fixed ? KW : g.kw;
+    for (int64_t i = i0; i < i1; ++i, xr += g.rstep) row_any<T>(g, b, xr, b.w + i * kw * b.ws, acc);
+    finish<T>(g, b, e, acc, yp);
+  }
+
+  // The same with every kernel row inside the input, rows unrolled; wv: all KH*KW weight
+  // vectors when S::WREG.
+  template <int T>
+  static void tile_full(const Geo& g, const Block<I>& b, const Epilogue<I>& e, const float* xr, const Vec* wv,
+                        float* yp) {
+    Vec acc[T];
+    start<T>(b, acc);
+#pragma GCC unroll 8
+    for (int i = 0; i < KH; ++i) {
+      if constexpr (S::WREG) row_fixed<T>(g, b, xr + i * g.rstep, wv + i * KW, acc);
+      else row_any<T>(g, b, xr + i * g.rstep, b.w + i * KW * b.ws, acc);
     }
     finish<T>(g, b, e, acc, yp);
   }
 
   // T output pixels near the left/right border: taps outside the input read zero columns.
-  // xr: input at the first valid kernel row, column 0, the block's first channel; col0: the
-  // input column of the first pixel's first tap (may be negative).
+  // xr: input at kernel row i0, column 0, the block's first channel; col0: the input column of
+  // the first pixel's first tap (may be negative).
   template <int T>
-  static void edge_tile(const Geo& g, const Block<I>& b, const Epilogue<I>& e, const float* xr, int64_t i0,
-                        int64_t i1, int64_t col0, float* yp) {
+  __attribute__((noinline)) static void edge_tile(const Geo& g, const Block<I>& b, const Epilogue<I>& e,
+                                                  const float* xr, int64_t i0, int64_t i1, int64_t col0,
+                                                  float* yp) {
     Vec acc[T];
-#pragma GCC unroll 32
-    for (int t = 0; t < T; ++t) acc[t] = b.bias;
-    const int64_t C = g.C, Cp = g.Cp, W = g.W;
-    const int64_t kw = S::fixed ? S::KW : g.kw, sw = S::fixed ? S::SW : g.sw, dw = S::fixed ? S::DW : g.dw;
-    const float* wr = b.w + i0 * kw * Cp;
-    for (int64_t i = i0; i < i1; ++i, xr += g.dh * g.xrow, wr += kw * Cp) {
-      for (int64_t j = 0; j < kw; ++j) {
-        const Vec wv = load_w(wr + j * Cp, b);
+    start<T>(b, acc);
+    const int64_t C = g.C, W = g.W;
+    const int64_t kw = S::fixed ? KW : g.kw, sw = S::fixed ? S::SW : g.sw, dw = S::fixed ? S::DW : g.dw;
+    const float* wr = b.w + i0 * kw * b.ws;
+    for (int64_t i = i0; i < i1; ++i, xr += g.rstep) {
+      for (int64_t j = 0; j < kw; ++j, wr += b.ws) {
+        const Vec wv = load_w(wr, b);
 #pragma GCC unroll 32
         for (int t = 0; t < T; ++t) {
           const int64_t col = col0 + t * sw + j * dw;
@@ -280,35 +328,21 @@ struct Kernel {
     finish<T>(g, b, e, acc, yp);
   }
 
-  // n (< T) pixels: the tile of that width.
-  template <int N = S::T - 1>
-  static void tail_tile(int64_t n, const Geo& g, const Block<I>& b, const Epilogue<I>& e, const float* xr,
-                        int64_t i0, int64_t i1, float* yp) {
-    if constexpr (N >= 1) {
-      if (n == N) return tile<N>(g, b, e, xr, i0, i1, yp);
-      tail_tile<N - 1>(n, g, b, e, xr, i0, i1, yp);
-    }
-  }
-  template <int N = S::T - 1>
-  static void tail_edge_tile(int64_t n, const Geo& g, const Block<I>& b, const Epilogue<I>& e, const float* xr,
-                             int64_t i0, int64_t i1, int64_t col0, float* yp) {
-    if constexpr (N >= 1) {
-      if (n == N) return edge_tile<N>(g, b, e, xr, i0, i1, col0, yp);
-      tail_edge_tile<N - 1>(n, g, b, e, xr, i0, i1, col0, yp);
-    }
-  }
-
   static void edge_span(const Geo& g, const Block<I>& b, const Epilogue<I>& e, const float* xr, int64_t i0,
                         int64_t i1, int64_t ow, int64_t end, float* yr) {
     constexpr int T = S::T;
     const int64_t sw = S::fixed ? S::SW : g.sw;
     for (; ow + T <= end; ow += T) edge_tile<T>(g, b, e, xr, i0, i1, ow * sw - g.pl, yr + ow * g.Co);
-    if (ow < end) tail_edge_tile(end - ow, g, b, e, xr, i0, i1, ow * sw - g.pl, yr + ow * g.Co);
+    if (ow < end)
+      with_width<T - 1>(end - ow, [&](auto n) {
+        edge_tile<decltype(n)::value>(g, b, e, xr, i0, i1, ow * sw - g.pl, yr + ow * g.Co);
+      });
   }
 
-  // One output row of one channel block. xc / yc: the block's input / output channel offset.
-  static void row(const Geo& g, const Block<I>& b, const Epilogue<I>& e, const float* x, int64_t oh, float* y,
-                  int64_t owl, int64_t owr) {
+  // One output row of one channel block: left border, interior tiles, right border. Output
+  // columns [owl, owr) have every tap inside the input.
+  __attribute__((noinline)) static void row(const Geo& g, const Block<I>& b, const Epilogue<I>& e,
+                                            const float* x, int64_t oh, float* y, int64_t owl, int64_t owr) {
     constexpr int T = S::T;
     // Kernel rows [i0, i1) fall inside the input.
     const int64_t ih0 = oh * g.sh - g.pt;
@@ -322,14 +356,38 @@ struct Kernel {
     int64_t ow = owl;
     const float* xp = xr + (owl * sw - g.pl) * g.C;
     const int64_t step = T * sw * g.C;
-    for (; ow + T <= owr; ow += T, xp += step) tile<T>(g, b, e, xp, i0, i1, yr + ow * g.Co);
-    if (ow < owr) tail_tile(owr - ow, g, b, e, xp, i0, i1, yr + ow * g.Co);
+    bool done = false;
+    if constexpr (KH > 0) {
+      if (i0 == 0 && i1 == KH) {
+        Vec wv[S::WREG ? KH * KW : 1];
+        if constexpr (S::WREG) {
+#pragma GCC unroll 64
+          for (int t = 0; t < KH * KW; ++t) wv[t] = load_w(b.w + t * b.ws, b);
+        }
+        for (; ow + T <= owr; ow += T, xp += step) tile_full<T>(g, b, e, xp, wv, yr + ow * g.Co);
+        if (ow < owr)
+          with_width<T - 1>(owr - ow, [&](auto n) {
+            tile_full<decltype(n)::value>(g, b, e, xp, wv, yr + ow * g.Co);
+          });
+        done = true;
+      }
+    }
+    if (!done) {
+      for (; ow + T <= owr; ow += T, xp += step) tile<T>(g, b, e, xp, i0, i1, yr + ow * g.Co);
+      if (ow < owr)
+        with_width<T - 1>(owr - ow, [&](auto n) {
+          tile<decltype(n)::value>(g, b, e, xp, i0, i1, yr + ow * g.Co);
+        });
+    }
     edge_span(g, b, e, xr, i0, i1, owr, g.wo, yr);
   }
 };
 
 // Output rows per band: the band's input rows (all channels) stay within this many bytes of L2.
 constexpr int64_t kBandBytes = 256 * 1024;
+// Realign the channel blocks to the input's vector alignment (so no load splits a cache
+// line) when there are at least this many full vectors of channels: it costs one more block.
+constexpr int64_t kRealignMinVectors = 2;
 
 template <class I, class S, bool MULT>
 void run_blocks(const ConvGeometry& cg, const WorkRange& r, const float* x, const float* w, const float* bias,
@@ -338,13 +396,14 @@ void run_blocks(const ConvGeometry& cg, const WorkRange& r, const float* x, cons
   Geo g;
   g.kh = cg.kh, g.kw = cg.kw, g.sh = cg.sh, g.sw = cg.sw, g.dh = cg.dh, g.dw = cg.dw;
   g.pt = cg.pad_top, g.pl = cg.pad_left, g.H = cg.h, g.W = cg.w, g.C = cg.cin, g.Co = cg.cout;
-  g.Cp = padded_channels(cg.cout, V), g.wo = cg.wo, g.xrow = cg.w * cg.cin, g.yrow = cg.wo * cg.cout;
+  g.wo = cg.wo, g.xrow = cg.w * cg.cin, g.yrow = cg.wo * cg.cout, g.rstep = cg.dh * g.xrow;
+  const int64_t Cp = padded_channels(cg.cout, V);
   const int64_t m = cg.multiplier();
   const Epilogue<I> e(act);
 
   // Output columns [owl, owr) have every tap inside the input.
   const int64_t span = (g.kw - 1) * g.dw;
-  int64_t owl = std::min(g.wo, (g.pl + g.sw - 1) / g.sw);
+  const int64_t owl = std::min(g.wo, (g.pl + g.sw - 1) / g.sw);
   const int64_t last = g.W - 1 - span + g.pl;  // largest first-tap column, shifted by pl
   int64_t owr = last < 0 ? 0 : std::min(g.wo, last / g.sw + 1);
   if (owr < owl) owr = owl;
@@ -352,30 +411,49 @@ void run_blocks(const ConvGeometry& cg, const WorkRange& r, const float* x, cons
   const int64_t row_bytes = std::max<int64_t>(1, g.sh * g.xrow * int64_t(sizeof(float)));
   const int64_t band = std::max<int64_t>(1, kBandBytes / row_bytes);
 
+  // Blocks start `shift` lanes before oc_begin so that every full block's input vectors are
+  // aligned (possible when all pixels share one alignment: cin a multiple of V).
+  int64_t shift = 0;
+  if (!MULT && g.C % V == 0 && r.oc_end - r.oc_begin >= kRealignMinVectors * V) {
+    const uintptr_t a = reinterpret_cast<uintptr_t>(x + r.oc_begin);
+    if (a % sizeof(float) == 0) shift = int64_t(a % (V * sizeof(float)) / sizeof(float));
+  }
+
+  alignas(64) float wcopy[S::fixed ? S::KH * S::KW * V : 1];
   for (int64_t ob = r.oh_begin; ob < r.oh_end; ob += band) {
     const int64_t oe = std::min(r.oh_end, ob + band);
-    for (int64_t oc = r.oc_begin; oc < r.oc_end; oc += V) {
-      const int64_t n = std::min<int64_t>(V, r.oc_end - oc);
-      const int64_t c0 = oc / m;
+    for (int64_t oc = r.oc_begin - shift; oc < r.oc_end; oc += V) {
+      const int64_t lo = std::max(oc, r.oc_begin) - oc, hi = std::min<int64_t>(V, r.oc_end - oc);
+      const bool masked = lo > 0 || hi < V;
       Block<I> b;
-      b.out_mask = I::mask(n);
-      b.in_mask = I::mask(MULT ? (oc + n - 1) / m - c0 + 1 : n);
-      if constexpr (MULT) b.idx = I::lane_map(oc, m);
-      b.bias = bias ? (n == V ? I::load(bias + oc) : I::load(bias + oc, b.out_mask)) : I::zero();
-      b.w = w + oc;
-      const float* xb = x + c0;
-      float* yb = y + oc;
-      if (n == V) {
-        for (int64_t oh = ob; oh < oe; ++oh) Kernel<I, S, false, MULT>::row(g, b, e, xb, oh, yb, owl, owr);
+      b.mask = I::lanes(lo, hi);
+      if constexpr (MULT) {
+        const int64_t c0 = oc / m;
+        b.in_mask = I::lanes(0, (oc + hi - 1) / m - c0 + 1);
+        b.idx = I::lane_map(oc, m);
+      }
+      b.bias = bias ? (masked ? I::load(bias + oc, b.mask) : I::load(bias + oc)) : I::zero();
+      if constexpr (S::fixed) {
+        // A zero-padded, aligned copy of the block's weights: unmasked aligned loads after.
+        for (int64_t t = 0; t < S::KH * S::KW; ++t)
+          I::store(wcopy + t * V, masked ? I::load(w + t * Cp + oc, b.mask) : I::load(w + t * Cp + oc));
+        b.w = wcopy, b.ws = V;
       } else {
+        b.w = w + oc, b.ws = Cp;
+      }
+      const float* xb = x + oc / m;
+      float* yb = y + oc;
+      if (masked) {
         for (int64_t oh = ob; oh < oe; ++oh) Kernel<I, S, true, MULT>::row(g, b, e, xb, oh, yb, owl, owr);
+      } else {
+        for (int64_t oh = ob; oh < oe; ++oh) Kernel<I, S, false, MULT>::row(g, b, e, xb, oh, yb, owl, owr);
       }
     }
   }
 }
 
-// The entry point of one kernel shape: shapes with a compile-time width are depth multiplier 1
-// only (the selector sends m > 1 to the generic shape).
+// The entry point of one kernel shape: fixed shapes are depth multiplier 1 only (the selector
+// sends m > 1 to the generic shape).
 template <class I, class S>
 void run(const ConvGeometry& g, const WorkRange& r, const float* x, const float* w, const float* bias,
          const Activation& act, float* y) {
