@@ -20,7 +20,9 @@ else()
   set(DSCONV_SOVERSION ${PROJECT_VERSION_MAJOR})
   set(DSCONV_COMPATIBILITY SameMajorVersion)
 endif()
-set_target_properties(dsconv PROPERTIES VERSION ${PROJECT_VERSION} SOVERSION ${DSCONV_SOVERSION})
+# No dsconv_EXPORTS define (nothing reads it): the static and shared builds then compile the
+# same commands, so a compiler cache shares their objects (scripts/test-install.sh).
+set_target_properties(dsconv PROPERTIES VERSION ${PROJECT_VERSION} SOVERSION ${DSCONV_SOVERSION} DEFINE_SYMBOL "")
 
 # -fvisibility=hidden leaves std:: template instantiations default-visible; the version
 # script keeps the shared library's exports to the public API.
