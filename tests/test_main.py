@@ -215,3 +215,12 @@ def test_shapes_file_parses():
 def test_shapes_errors_name_the_line(line, message):
     with pytest.raises(ValueError, match=rf"f.txt:2: .*{re.escape(message)}"):
         _bench.parse_shapes("# header\n" + line, "f.txt")
+
+
+def test_bad_layers_file_is_a_clear_error(env, tmp_path):
+    bad = tmp_path / "bad.txt"
+    bad.write_text("ok sep 8 8 8 8 3 1\nbroken sep 8 8 8\n")
+    r = dsconv_cli(env, "--layers", str(bad), check=False)
+    assert r.returncode != 0 and f"{bad}:2:" in r.stderr and "Traceback" not in r.stderr
+    r = dsconv_cli(env, "bench", "--shapes", str(tmp_path / "missing.txt"), check=False)
+    assert r.returncode != 0 and "cannot read the shapes file" in r.stderr and "Traceback" not in r.stderr

@@ -92,8 +92,14 @@ def parse_shapes(text: str, source: str = "<shapes>") -> List[Layer]:
 
 
 def read_shapes(path) -> List[Layer]:
+    """Parses a shapes file; a missing file or a bad line exits with its message."""
     path = Path(path)
-    return parse_shapes(path.read_text(), str(path))
+    try:
+        return parse_shapes(path.read_text(), str(path))
+    except OSError as e:
+        raise SystemExit(f"cannot read the shapes file {path}: {e.strerror}") from None
+    except ValueError as e:
+        raise SystemExit(str(e)) from None
 
 
 def default_shapes_path() -> Optional[Path]:

@@ -293,16 +293,19 @@ def table(r: Roofline) -> str:
         lines.append(f"    {isa:8} {p['flops'] / 1e9:9.1f}  {p['method']}"
                      + ("" if p["kernel"] == "fma-chains" else f" [{p['kernel']}]"))
         if p["kernel"].startswith("reference"):
-            lines.append(f"    {'':8} {'':9}  (the reference kernel: far below this ISA's true peak, so % of "
-                         "roofline reads high until its SIMD kernel lands)")
+            lines.append(f"    {'':8} {'':9}  " + (
+                "(the portable reference kernel: on this ISA, % of roofline compares with that kernel, "
+                "not with the hardware)" if isa == "scalar" else
+                "(the reference kernel: far below this ISA's true peak, so % of roofline reads high until "
+                "its SIMD kernel lands)"))
     lines += ["", "  memory bandwidth (STREAM convention)",
               f"    {'level':6} {'capacity':>10} {'probe set':>10} {'GB/s':>8}"]
     for lv in r.levels:
         cap = "-" if lv.capacity == 0 else _size(lv.capacity)
         lines.append(f"    {lv.name:6} {cap:>10} {_size(lv.working_set):>10} {lv.bandwidth / 1e9:8.1f}")
     best = max(r.peak, key=lambda i: r.peak[i]["flops"])
-    lines += ["", f"  machine balance ({best}): {r.peak_flops(best) / r.levels[-1].bandwidth:.0f} FLOP/byte from DRAM, "
-              f"{r.peak_flops(best) / r.levels[1].bandwidth:.0f} from L2 — an op with a lower arithmetic intensity "
+    lines += ["", f"  machine balance ({best}): {r.peak_flops(best) / r.levels[-1].bandwidth:.3g} FLOP/byte from DRAM, "
+              f"{r.peak_flops(best) / r.levels[1].bandwidth:.3g} from L2 — an op with a lower arithmetic intensity "
               "is memory-bound"]
     return "\n".join(lines)
 
