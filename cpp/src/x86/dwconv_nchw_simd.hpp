@@ -63,6 +63,7 @@ struct Avx2 {
   using V = __m256;
   using Mask = __m256i;
   static constexpr int N = 8;
+  static constexpr bool kShifts = false;  // no cheap cross-lane shifts: taps load their own vectors
   static DWNCHW_INLINE V zero() { return _mm256_setzero_ps(); }
   static DWNCHW_INLINE V set1(float f) { return _mm256_set1_ps(f); }
   static DWNCHW_INLINE V loadu(const float* p) { return _mm256_loadu_ps(p); }
@@ -115,6 +116,35 @@ struct Zmm {
   using V = __m512;
   using Mask = __mmask16;
   static constexpr int N = 16;
+  static constexpr bool kShifts = true;
+  // Lanes J.. of a followed by the first J of b.
+  template <int J>
+  static DWNCHW_INLINE V shift(V a, V b) {
+    if constexpr (J == 0)
+      return a;
+    else
+      return _mm512_castsi512_ps(
+          _mm512_maskz_alignr_epi32(__mmask16(0xFFFF), _mm512_castps_si512(b), _mm512_castps_si512(a), J));
+  }
+  // For the stride-2 split: v holds the even (P = 0) or odd (P = 1) columns 2l + P of a row
+  // segment, c the 16 columns after it; returns columns 2(l + Q) + P.
+  template <int Q, int P>
+  static DWNCHW_INLINE V shift_in_pairs(V v, V c) {
+    if constexpr (Q == 0) {
+      return v;
+    } else {
+      alignas(64) static constexpr int idx[16] = {
+          0 + Q < 16 ? 0 + Q : 16 + 2 * (0 + Q - 16) + P,    1 + Q < 16 ? 1 + Q : 16 + 2 * (1 + Q - 16) + P,
+          2 + Q < 16 ? 2 + Q : 16 + 2 * (2 + Q - 16) + P,    3 + Q < 16 ? 3 + Q : 16 + 2 * (3 + Q - 16) + P,
+          4 + Q < 16 ? 4 + Q : 16 + 2 * (4 + Q - 16) + P,    5 + Q < 16 ? 5 + Q : 16 + 2 * (5 + Q - 16) + P,
+          6 + Q < 16 ? 6 + Q : 16 + 2 * (6 + Q - 16) + P,    7 + Q < 16 ? 7 + Q : 16 + 2 * (7 + Q - 16) + P,
+          8 + Q < 16 ? 8 + Q : 16 + 2 * (8 + Q - 16) + P,    9 + Q < 16 ? 9 + Q : 16 + 2 * (9 + Q - 16) + P,
+          10 + Q < 16 ? 10 + Q : 16 + 2 * (10 + Q - 16) + P, 11 + Q < 16 ? 11 + Q : 16 + 2 * (11 + Q - 16) + P,
+          12 + Q < 16 ? 12 + Q : 16 + 2 * (12 + Q - 16) + P, 13 + Q < 16 ? 13 + Q : 16 + 2 * (13 + Q - 16) + P,
+          14 + Q < 16 ? 14 + Q : 16 + 2 * (14 + Q - 16) + P, 15 + Q < 16 ? 15 + Q : 16 + 2 * (15 + Q - 16) + P};
+      return _mm512_permutex2var_ps(v, _mm512_load_si512(idx), c);
+    }
+  }
   static DWNCHW_INLINE V zero() { return _mm512_setzero_ps(); }
   static DWNCHW_INLINE V set1(float f) { return _mm512_set1_ps(f); }
   static DWNCHW_INLINE V loadu(const float* p) { return _mm512_loadu_ps(p); }
@@ -122,7 +152,8 @@ struct Zmm {
   static DWNCHW_INLINE V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
   static DWNCHW_INLINE V add(V a, V b) { return _mm512_add_ps(a, b); }
   static DWNCHW_INLINE V mul(V a, V b) { return _mm512_mul_ps(a, b); }
-  // The maskz forms with a full mask: GCC 12's plain _mm512_max_ps trips -Wuninitialized.
+  // The maskz forms with a full mask here and in shift(): GCC 12's plain forms trip
+  // -Wuninitialized.
   static DWNCHW_INLINE V max(V a, V v) { return _mm512_maskz_max_ps(__mmask16(0xFFFF), a, v); }
   static DWNCHW_INLINE V min(V a, V v) { return _mm512_maskz_min_ps(__mmask16(0xFFFF), a, v); }
   static DWNCHW_INLINE Mask range(int64_t lo, int64_t hi) {
@@ -207,18 +238,20 @@ struct ColBlock {
   uint32_t bits[kMaxLoads] = {};
 };
 
-template <class O, class Offset>
-void plan_blocks(int64_t wo, int64_t w, int64_t s, int64_t pad_left, int n_loads, Offset&& offset,
+template <class O, class Offset, class Lanes>
+void plan_blocks(int64_t wo, int64_t w, int64_t s, int64_t pad_left, int n_loads, Offset&& offset, Lanes&& lanes,
                  std::vector<ColBlock>& out) {
   out.clear();
   auto add = [&](int64_t col, int64_t count) {
     ColBlock b;
     b.col = col, b.count = count;
     for (int l = 0; l < n_loads; ++l) {
+      // Load l reads lanes [0, lanes(l)) from column col*s - pad_left + offset(l).
       const int64_t start = col * s - pad_left + offset(l);
-      const int64_t lo = std::clamp<int64_t>(-start, 0, O::N), hi = std::clamp<int64_t>(w - start, 0, O::N);
+      const int64_t lo = std::clamp<int64_t>(-start, 0, O::N);
+      const int64_t hi = std::clamp<int64_t>(std::min<int64_t>(w - start, lanes(l)), 0, O::N);
       b.bits[l] = hi > lo ? ((1u << hi) - 1u) & ~((1u << lo) - 1u) : 0u;
-      b.edge |= b.bits[l] != (1u << O::N) - 1u;
+      b.edge |= b.bits[l] != (1u << lanes(l)) - 1u;
     }
     out.push_back(b);
   };
@@ -247,20 +280,34 @@ DWNCHW_INLINE void store(float* p, typename O::V v, int64_t count) {
 }
 
 // ------------------------------------------------------------------ fixed-shape kernels
-// KH x KW at stride S (both axes), dilation 1, tiles of up to R output rows.
-template <int KH, int KW, int S, int R>
+// KH x KW at stride S (both axes), dilation 1, tiles of up to R output rows. Each output row
+// sums its taps in `Split` accumulators (kernel rows alternate between them), so that R*Split
+// independent FMA chains hide the FMA latency when a row is a single column block.
+template <int KH, int KW, int S, int R, int Split>
 struct Fixed {
   static_assert(S == 1 || S == 2, "stride 1 or 2");
-  // Stride 1: one load per tap column. Stride 2: pairs of vectors at even offsets 0, 2, ..,
-  // split into the even (tap 2q) and odd (tap 2q + 1) columns.
-  static constexpr int kLoads = S == 1 ? KW : 2 * ((KW + 1) / 2);
-  static_assert(kLoads <= kMaxLoads, "too many loads per row");
+  static_assert(KW - 1 <= 8, "tap shifts stay within the next vector");
+  // How a row's taps are loaded. With lane shifts (O::kShifts, AVX-512): stride 1 loads two
+  // vectors A, B and shifts tap j's out of them (valignd); stride 2 loads three, splits even/odd
+  // columns of the first two and shifts the later taps' in from the third (vpermt2ps), of which
+  // only KW - 2 lanes are read. Without: stride 1 loads each tap's vector (unaligned); stride 2
+  // loads pairs at even offsets 0, 2, .. and splits each into taps 2q (even) and 2q + 1 (odd).
   template <class O>
-  static constexpr int64_t offset(int l) { return S == 1 ? l : (l / 2) * 2 + (l % 2) * O::N; }
+  static constexpr int loads() {
+    return O::kShifts ? (S == 1 ? 2 : 3) : (S == 1 ? KW : 2 * ((KW + 1) / 2));
+  }
+  template <class O>
+  static constexpr int64_t offset(int l) {
+    return O::kShifts ? l * O::N : S == 1 ? l : (l / 2) * 2 + (l % 2) * O::N;
+  }
+  template <class O>
+  static constexpr int lanes(int l) { return O::kShifts && S == 2 && l == 2 ? KW - 2 : O::N; }
 
   template <class O>
   static void plan(const ConvGeometry& g, std::vector<ColBlock>& out) {
-    plan_blocks<O>(g.wo, g.w, S, g.pad_left, kLoads, [](int l) { return offset<O>(l); }, out);
+    static_assert(loads<O>() <= kMaxLoads, "too many loads per row");
+    plan_blocks<O>(g.wo, g.w, S, g.pad_left, loads<O>(), [](int l) { return offset<O>(l); },
+                   [](int l) { return lanes<O>(l); }, out);
   }
 
   // One column block of RT output rows.
@@ -270,29 +317,52 @@ struct Fixed {
                                   const Epilogue<O>& epi) {
     using V = typename O::V;
     constexpr int T = (RT - 1) * S + KH;  // input rows of the tile
-    typename O::Mask mk[kLoads];
-    if constexpr (Edge) static_for<kLoads>([&](auto l) { mk[l.value] = O::mask_from_bits(b.bits[l.value]); });
+    constexpr int NL = loads<O>();
+    typename O::Mask mk[NL];
+    static_for<NL>([&](auto l) {
+      if constexpr (Edge)
+        mk[l.value] = O::mask_from_bits(b.bits[l.value]);
+      else if constexpr (lanes<O>(l.value) < O::N)
+        mk[l.value] = O::mask_from_bits((1u << lanes<O>(l.value)) - 1u);
+    });
     auto load = [&](const float* row, auto l) DWNCHW_LAMBDA_INLINE {
       constexpr int L = decltype(l)::value;
-      if constexpr (Edge)
+      if constexpr (Edge || lanes<O>(L) < O::N)
         return O::maskz_loadu(mk[L], row + offset<O>(L));
       else
         return O::loadu(row + offset<O>(L));
     };
     const int64_t first = b.col * S - pad_left;
-    V acc[RT];
-    static_for<RT>([&](auto r) { acc[r.value] = bv; });
+    V acc[RT][Split];
+    static_for<RT>([&](auto r) {
+      acc[r.value][0] = bv;
+      static_for<Split - 1>([&](auto k) { acc[r.value][k.value + 1] = O::zero(); });
+    });
     // Tap (i, j) of output row r reads tile row r*S + i.
     auto feed = [&](auto tr, auto j, V xv) DWNCHW_LAMBDA_INLINE {
       constexpr int TR = decltype(tr)::value, J = decltype(j)::value;
       static_for<RT>([&](auto r) {
         constexpr int i = TR - r.value * S;
-        if constexpr (i >= 0 && i < KH) acc[r.value] = O::fmadd(xv, wv[i * KW + J], acc[r.value]);
+        if constexpr (i >= 0 && i < KH) acc[r.value][i % Split] = O::fmadd(xv, wv[i * KW + J], acc[r.value][i % Split]);
       });
     };
     static_for<T>([&](auto tr) {
       const float* row = rows[tr.value] + first;
-      if constexpr (S == 1) {
+      using I0 = std::integral_constant<int, 0>;
+      using I1 = std::integral_constant<int, 1>;
+      using I2 = std::integral_constant<int, 2>;
+      if constexpr (O::kShifts && S == 1) {
+        const V a = load(row, I0{}), b2 = load(row, I1{});
+        static_for<KW>([&](auto j) { feed(tr, j, O::template shift<decltype(j)::value>(a, b2)); });
+      } else if constexpr (O::kShifts) {
+        V even, odd;
+        O::deinterleave(load(row, I0{}), load(row, I1{}), even, odd);
+        const V c = load(row, I2{});
+        static_for<KW>([&](auto j) {
+          constexpr int J = decltype(j)::value;
+          feed(tr, j, O::template shift_in_pairs<J / 2, J % 2>(J % 2 ? odd : even, c));
+        });
+      } else if constexpr (S == 1) {
         static_for<KW>([&](auto j) { feed(tr, j, load(row, j)); });
       } else {
         static_for<(KW + 1) / 2>([&](auto q) {
@@ -305,7 +375,11 @@ struct Fixed {
         });
       }
     });
-    static_for<RT>([&](auto r) { store<O>(y + r.value * wo + b.col, epi.template apply<A>(acc[r.value]), b.count); });
+    static_for<RT>([&](auto r) {
+      V sum = acc[r.value][0];
+      static_for<Split - 1>([&](auto k) { sum = O::add(sum, acc[r.value][k.value + 1]); });
+      store<O>(y + r.value * wo + b.col, epi.template apply<A>(sum), b.count);
+    });
   }
 
   // RT output rows from output row oh.
@@ -353,7 +427,8 @@ struct Generic {
   static void plan(const ConvGeometry& g, std::vector<ColBlock>& out) {
     // The extreme loads of a block: the first tap's and the last tap's (+N for stride 2's pair).
     const int64_t last = (g.kw - 1) * g.dw + (SW == 2 ? O::N : 0);
-    plan_blocks<O>(g.wo, g.w, g.sw, g.pad_left, 2, [&](int l) { return l == 0 ? int64_t(0) : last; }, out);
+    plan_blocks<O>(g.wo, g.w, g.sw, g.pad_left, 2, [&](int l) { return l == 0 ? int64_t(0) : last; },
+                   [](int) { return O::N; }, out);
     if (SW == 0)
       for (ColBlock& b : out) b.edge = true;  // gathered: masked whatever the block
   }

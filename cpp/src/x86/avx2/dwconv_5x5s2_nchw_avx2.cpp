@@ -5,7 +5,7 @@ namespace dsconv::detail {
 
 void dwconv_5x5s2_nchw_avx2(const ConvGeometry& g, const WorkRange& r, const float* x, const float* w,
                           const float* bias, const Activation& act, float* y) {
-  dwnchw::run<dwnchw::Avx2, dwnchw::Fixed<5,5,2,4>>(g, r, x, w, bias, act, y);
+  dwnchw::run<dwnchw::Avx2, dwnchw::Fixed<5,5,2,4, 1>>(g, r, x, w, bias, act, y);
 }
 
 }  // namespace dsconv::detail

@@ -6,12 +6,12 @@ namespace dsconv::detail {
 
 void dwconv_3x3s1_nchw_avx512(const ConvGeometry& g, const WorkRange& r, const float* x, const float* w,
                           const float* bias, const Activation& act, float* y) {
-  dwnchw::run<dwnchw::Zmm, dwnchw::Fixed<3,3,1,4>>(g, r, x, w, bias, act, y);
+  dwnchw::run<dwnchw::Zmm, dwnchw::Fixed<3,3,1,4, 2>>(g, r, x, w, bias, act, y);
 }
 
 void dwconv_3x3s1_nchw_avx512_ymm(const ConvGeometry& g, const WorkRange& r, const float* x, const float* w,
                               const float* bias, const Activation& act, float* y) {
-  dwnchw::run<dwnchw::Ymm512, dwnchw::Fixed<3,3,1,4>>(g, r, x, w, bias, act, y);
+  dwnchw::run<dwnchw::Ymm512, dwnchw::Fixed<3,3,1,4, 2>>(g, r, x, w, bias, act, y);
 }
 
 }  // namespace dsconv::detail
