@@ -11,14 +11,19 @@
 // each input row is loaded once per tile and feeds every output row of the tile that uses it.
 //   stride 1: U+1 vector loads per input row, the K shifted taps built with vext (no load);
 //   stride 2: U+1 vld2q (deinterleaved even/odd columns), shifted taps with vext.
-//   aarch64: RT = 4, U = 2: 8 accumulators; 3x3 s1 reads 6 rows x 3 loads for 72 FMAs
-//     (0.25 loads/FMA), 5x5 s1 8 x 3 for 200 (0.12).
-//   armv7 (16 registers): RT = 2, U = 2: 4 accumulators; 3x3 s1: 4 x 3 loads for 36 FMAs (0.33).
+//   aarch64: U = 2; RT = 4 for 3x3: 8 accumulators + 3 weight vectors, 3x3 s1 reads 6 rows x
+//     3 loads for 72 FMAs (0.25 loads/FMA), 3x3 s2 9 rows x 3 vld2q (0.38); 5x5 s1 RT = 2:
+//     6 x 3 for 100 (0.18); 5x5 s2 RT = 1: 5 x 3 vld2q for 50 (0.30) (larger tiles spill).
+//   armv7 (16 registers): U = 2, RT = 2 for 3x3 (4 x 3 loads for 36 FMAs: 0.33), 1 for 5x5
+//     (5 x 3 for 50: 0.30).
 // Generic path (any kernel, stride, dilation): U = 2 vectors per step, one weight broadcast
 // per tap shared by the U vectors, one input load per FMA (stride 2/3 with vld2q/vld3q
 // deinterleave, larger strides with lane loads): 1.5 loads/FMA.
-// x86 twin: see dwconv_nchw_avx512 / dwconv_nchw_avx2 (row tiles reusing loaded input rows,
-// stride 2 by permute/deinterleave).
+// x86 twin (dwconv_nchw_simd.hpp, dwconv_3x3s1_nchw_avx512 ...): R output rows per tile
+// reusing each loaded input row, weights broadcast in registers, stride 2 by permutes; x86 has
+// no cheap cross-lane shift, so each tap column loads its own vector there:
+// ((R-1)*S + K) * K loads per R*K*K FMAs, where NEON's vext makes it ((R-1)*S + K) * (U+1)
+// per R*U*K*K.
 #include <algorithm>
 #include <cstring>
 
@@ -30,11 +35,14 @@ namespace {
 using namespace neon;
 
 constexpr int kU = 2;  // vectors along the width per step
-#if defined(__aarch64__)
-constexpr int kRT = 4;  // output rows per tile (specialised kernels)
-#else
-constexpr int kRT = 2;
-#endif
+
+// Output rows per tile of the specialised kernels: as many as the registers hold with the
+// weights (ceil(K*K/4)), the RT*U accumulators and the U+1 loaded vectors (x2 for vld2q).
+template <int K, int S>
+constexpr int row_tile() {
+  if (kVectorRegisters == 32) return K == 3 ? 4 : (S == 1 ? 2 : 1);
+  return K == 3 ? 2 : 1;
+}
 constexpr int64_t kSlack = 16;  // readable zeros right of the last needed column
 
 // The padded plane of one input channel for output rows [oh0, oh1): row r is input row
@@ -82,14 +90,14 @@ struct Fixed {
 
   // Taps j = 0..K-1 of U vectors starting at row + 4*S*u (stride S), from U+1 loads.
   template <int RT>
-  static inline void tile(const float* plane, int64_t ld, const float32x4_t (&wv)[kWV], float32x4_t (&acc)[RT][kU]) {
-    for_each_index<(RT - 1) * S + K>([&](auto r) {
+  static inline void tile(const float* plane, int64_t ld, const float32x4_t (&wv)[kWV], float32x4_t* acc) {
+    for_each_index<(RT - 1) * S + K>([&](auto r) DSCONV_UNROLL {
       const float* row = plane + r * ld;
       if constexpr (S == 1) {
         float32x4_t a[kU + 1];
-        for_each_index<kU + 1>([&](auto u) { a[u] = vld1q_f32(row + 4 * u); });
-        for_each_index<kU>([&](auto u) {
-          for_each_index<K>([&](auto j) {
+        for_each_index<kU + 1>([&](auto u) DSCONV_UNROLL { a[u] = vld1q_f32(row + 4 * u); });
+        for_each_index<kU>([&](auto u) DSCONV_UNROLL {
+          for_each_index<K>([&](auto j) DSCONV_UNROLL {
             float32x4_t v;
             if constexpr (decltype(j)::value == 4) v = a[u + 1];
             else v = vextq_f32(a[u], a[u + 1], decltype(j)::value);
@@ -98,9 +106,9 @@ struct Fixed {
         });
       } else {
         float32x4x2_t a[kU + 1];
-        for_each_index<kU + 1>([&](auto u) { a[u] = vld2q_f32(row + 8 * u); });
-        for_each_index<kU>([&](auto u) {
-          for_each_index<K>([&](auto j) {
+        for_each_index<kU + 1>([&](auto u) DSCONV_UNROLL { a[u] = vld2q_f32(row + 8 * u); });
+        for_each_index<kU>([&](auto u) DSCONV_UNROLL {
+          for_each_index<K>([&](auto j) DSCONV_UNROLL {
             constexpr int jj = decltype(j)::value;
             const float32x4_t v = vextq_f32(a[u].val[jj % 2], a[u + 1].val[jj % 2], jj / 2);
             accumulate<RT, decltype(r)::value, jj>(acc, u, v, wv);
@@ -112,12 +120,12 @@ struct Fixed {
 
   // Input row r, tap j feeds output row o of the tile through kernel row i = r - o*S.
   template <int RT, int R, int J>
-  static inline void accumulate(float32x4_t (&acc)[RT][kU], int u, float32x4_t v, const float32x4_t (&wv)[kWV]) {
-    for_each_index<RT>([&](auto o) {
+  static inline void accumulate(float32x4_t* acc, int u, float32x4_t v, const float32x4_t (&wv)[kWV]) {
+    for_each_index<RT>([&](auto o) DSCONV_UNROLL {
       constexpr int i = R - decltype(o)::value * S;
       if constexpr (i >= 0 && i < K) {
         constexpr int t = i * K + J;
-        acc[o][u] = fma_lane<t % 4>(acc[o][u], v, wv[t / 4]);
+        acc[o * kU + u] = fma_lane<t % 4>(acc[o * kU + u], v, wv[t / 4]);
       }
     });
   }
@@ -126,11 +134,11 @@ struct Fixed {
   static inline void rows(const ConvGeometry& g, const Plane& pl, const float32x4_t (&wv)[kWV], float32x4_t b,
                           int64_t o, float* y, const Epilogue& act) {
     for (int64_t ow = 0; ow < g.wo; ow += 4 * kU) {
-      float32x4_t acc[RT][kU];
-      for_each_index<RT>([&](auto r) { for_each_index<kU>([&](auto u) { acc[r][u] = b; }); });
+      float32x4_t acc[RT * kU];
+      for_each_index<RT * kU>([&](auto i) DSCONV_UNROLL { acc[i] = b; });
       tile<RT>(pl.p + o * S * pl.ld + ow * S, pl.ld, wv, acc);
-      for_each_index<RT>([&](auto r) {
-        for_each_index<kU>([&](auto u) { store_cols(y + (o + r) * g.wo, act(acc[r][u]), ow + 4 * u, g.wo); });
+      for_each_index<RT>([&](auto r) DSCONV_UNROLL {
+        for_each_index<kU>([&](auto u) DSCONV_UNROLL { store_cols(y + (o + r) * g.wo, act(acc[r * kU + u]), ow + 4 * u, g.wo); });
       });
     }
   }
@@ -142,8 +150,9 @@ struct Fixed {
     std::memcpy(wpad, w, sizeof(float) * K * K);
     for (int v = 0; v < kWV; ++v) wv[v] = vld1q_f32(wpad + 4 * v);
     const float32x4_t b = vdupq_n_f32(bias);
+    constexpr int RT = row_tile<K, S>();
     int64_t o = 0;
-    for (; o + kRT <= nrows; o += kRT) rows<kRT>(g, pl, wv, b, o, y, act);
+    for (; o + RT <= nrows; o += RT) rows<RT>(g, pl, wv, b, o, y, act);
     for (; o < nrows; ++o) rows<1>(g, pl, wv, b, o, y, act);
   }
 };
@@ -177,7 +186,7 @@ struct Generic {
           const float* row = base + i * g.dh * pl.ld + ow * s;
           for (int64_t j = 0; j < g.kw; ++j) {
             const float wt = w[i * g.kw + j];
-            for_each_index<kU>([&](auto u) { acc[u] = fma_n(acc[u], load(row + j * g.dw + 4 * u * s, s), wt); });
+            for_each_index<kU>([&](auto u) DSCONV_UNROLL { acc[u] = fma_n(acc[u], load(row + j * g.dw + 4 * u * s, s), wt); });
           }
         }
         for (int u = 0; u < kU; ++u) store_cols(y + o * g.wo, act(acc[u]), ow + 4 * u, g.wo);

@@ -1,14 +1,14 @@
 // Depthwise convolution, NHWC, NEON: vectors across channels.
 //
-// Specialised 3x3 / 5x5, stride 1 / 2 (dilation 1): the weights of a channel block live in
-// registers for a whole row band; P = 4 output pixels per step, and each input vector loaded
-// feeds every output pixel of the step that uses it (up to K FMAs):
-//   kernel row loads: (P-1)*S + K vectors for P*K FMAs, so loads/FMA = 0.50 (3x3 s1),
-//   0.75 (3x3 s2), 0.40 (5x5 s1), 0.55 (5x5 s2); plus no weight loads.
-//   aarch64: 3x3 keeps 2 channel vectors (8 channels): 18 weight + 8 accumulator + 2 input
-//     registers of 32; 5x5 keeps 1 (4 channels): 25 weight + 4 accumulator + 1 input.
-//   armv7 (16 registers): 3x3 with 1 channel vector: 9 + 4 + 1; 5x5's 25 weight vectors do not
-//     fit, so the compiler reloads part of them from L1 (up to one more load per P FMAs).
+// Specialised 3x3 / 5x5, stride 1 / 2 (dilation 1, multiplier 1): the weights of a block of
+// 4 channels live in registers for a whole row band; P output pixels per step, and each input
+// vector loaded feeds every output pixel of the step that uses it (up to K FMAs): a kernel row
+// loads (P-1)*S + K vectors for P*K FMAs, and no weights.
+//   aarch64 (32 registers): 3x3 with P = 8: 9 weight + 8 accumulator + 1 input registers;
+//     0.42 loads/FMA (s1), 0.71 (s2). 5x5 with P = 4: 25 + 4 + 1; 0.40 (s1), 0.55 (s2).
+//   armv7 (16 registers): P = 4; 3x3: 9 + 4 + 1, 0.50 (s1), 0.75 (s2); 5x5's 25 weight
+//     vectors do not fit, so the compiler reloads part of them from L1 (up to one more load
+//     per P FMAs).
 // Generic path (any kernel, stride, dilation): one weight vector load per tap shared by the P
 // pixels, one input load per FMA: 1 + 1/P loads/FMA.
 // Depth multiplier m > 1 (generic path): the call is m slices (output channels c*m + j for
@@ -17,8 +17,10 @@
 // Borders: output columns whose taps all fall inside the input run the tiles above; the
 // others (and all columns' rows) clip their tap ranges once per pixel/row: no per-tap branch.
 // Channel tails (< 4) use lane loads/stores (no over-read).
-// x86 twin: see dwconv_nhwc_avx512 / dwconv_nhwc_avx2 (same tiling: weights of a channel
-// block in registers, several output pixels per input load; masked loads for tails).
+// x86 twin (dwconv_nhwc_simd.hpp, dwconv_3x3_nhwc_avx512 ...): the same tiling — weights of
+// a channel block in registers, T output pixels per step, each input column of the step's
+// footprint loaded once: (T-1)*S + K loads per T*K FMAs, with 16 (AVX-512) or 8 (AVX2)
+// channels per vector where NEON has 4; masked loads for channel tails.
 #include <algorithm>
 
 #include "arm/arm_kernels.hpp"
@@ -93,34 +95,35 @@ inline void interior_columns(const ConvGeometry& g, int64_t& lo, int64_t& hi) {
 // Specialised K x K, stride S: weights in registers, P pixels per step.
 template <int K, int S>
 struct Fixed {
-  static constexpr int kCV = (K == 3 && kVectorRegisters == 32) ? 2 : 1;
+  static constexpr int kCV = 1;
+  static constexpr int kPixels = (K == 3 && kVectorRegisters == 32) ? 8 : 4;
 
   template <int P, int CV, bool Partial>
   static inline void step(const ConvGeometry& g, const Slice& s, const float* x, const Block<Partial>& b,
                           const float32x4_t (&wr)[K * K][CV], int64_t oh, int64_t ow, int64_t i0, int64_t i1,
                           const Epilogue& act) {
     float32x4_t acc[P][CV];
-    for_each_index<CV>([&](auto v) {
+    for_each_index<CV>([&](auto v) DSCONV_UNROLL {
       const float32x4_t bv = bias_of(s, b.lanes, b.c + 4 * v);
-      for_each_index<P>([&](auto p) { acc[p][v] = bv; });
+      for_each_index<P>([&](auto p) DSCONV_UNROLL { acc[p][v] = bv; });
     });
     const int64_t ih0 = oh * S - g.pad_top;
-    for_each_index<K>([&](auto i) {
+    for_each_index<K>([&](auto i) DSCONV_UNROLL {
       if (i < i0 || i >= i1) return;
       const float* xr = x + ((ih0 + i) * g.w + ow * S - g.pad_left) * g.cin + b.c;
-      for_each_index<(P - 1) * S + K>([&](auto q) {
+      for_each_index<(P - 1) * S + K>([&](auto q) DSCONV_UNROLL {
         float32x4_t in[CV];
-        for_each_index<CV>([&](auto v) { in[v] = b.lanes.load(xr + q * g.cin + 4 * v); });
-        for_each_index<P>([&](auto p) {
+        for_each_index<CV>([&](auto v) DSCONV_UNROLL { in[v] = b.lanes.load(xr + q * g.cin + 4 * v); });
+        for_each_index<P>([&](auto p) DSCONV_UNROLL {
           constexpr int j = decltype(q)::value - decltype(p)::value * S;
           if constexpr (j >= 0 && j < K)
-            for_each_index<CV>([&](auto v) { acc[p][v] = fma(acc[p][v], in[v], wr[i * K + j][v]); });
+            for_each_index<CV>([&](auto v) DSCONV_UNROLL { acc[p][v] = fma(acc[p][v], in[v], wr[i * K + j][v]); });
         });
       });
     });
     float* out = s.y + (oh * g.wo + ow) * g.cout + b.c * s.m;
-    for_each_index<P>([&](auto p) {
-      for_each_index<CV>([&](auto v) { put(s, b.lanes, out + p * g.cout + 4 * v * s.m, act(acc[p][v])); });
+    for_each_index<P>([&](auto p) DSCONV_UNROLL {
+      for_each_index<CV>([&](auto v) DSCONV_UNROLL { put(s, b.lanes, out + p * g.cout + 4 * v * s.m, act(acc[p][v])); });
     });
   }
 
@@ -137,7 +140,7 @@ struct Fixed {
       clip_taps(oh * S - g.pad_top, 1, K, g.h, i0, i1);
       int64_t ow = 0;
       for (; ow < lo; ++ow) pixel<CV>(g, s, x, b, oh, ow, i0, i1, act);
-      for (; ow + kP <= hi; ow += kP) step<kP, CV>(g, s, x, b, wr, oh, ow, i0, i1, act);
+      for (; ow + kPixels <= hi; ow += kPixels) step<kPixels, CV>(g, s, x, b, wr, oh, ow, i0, i1, act);
       for (; ow < hi; ++ow) step<1, CV>(g, s, x, b, wr, oh, ow, i0, i1, act);
       for (; ow < g.wo; ++ow) pixel<CV>(g, s, x, b, oh, ow, i0, i1, act);
     }
@@ -152,9 +155,9 @@ struct Generic {
   static inline void step(const ConvGeometry& g, const Slice& s, const float* x, const Block<Partial>& b,
                           int64_t oh, int64_t ow, int64_t i0, int64_t i1, const Epilogue& act) {
     float32x4_t acc[P][CV];
-    for_each_index<CV>([&](auto v) {
+    for_each_index<CV>([&](auto v) DSCONV_UNROLL {
       const float32x4_t bv = bias_of(s, b.lanes, b.c + 4 * v);
-      for_each_index<P>([&](auto p) { acc[p][v] = bv; });
+      for_each_index<P>([&](auto p) DSCONV_UNROLL { acc[p][v] = bv; });
     });
     const int64_t ih0 = oh * g.sh - g.pad_top, pix_step = g.sw * g.cin, tap_step = g.dw * g.cin;
     for (int64_t i = i0; i < i1; ++i) {
@@ -162,15 +165,15 @@ struct Generic {
       const float* wr = s.w + i * g.kw * s.ldw + b.c;
       for (int64_t j = 0; j < g.kw; ++j, xr += tap_step, wr += s.ldw) {
         float32x4_t wv[CV];
-        for_each_index<CV>([&](auto v) { wv[v] = b.lanes.load(wr + 4 * v); });
-        for_each_index<P>([&](auto p) {
-          for_each_index<CV>([&](auto v) { acc[p][v] = fma(acc[p][v], b.lanes.load(xr + p * pix_step + 4 * v), wv[v]); });
+        for_each_index<CV>([&](auto v) DSCONV_UNROLL { wv[v] = b.lanes.load(wr + 4 * v); });
+        for_each_index<P>([&](auto p) DSCONV_UNROLL {
+          for_each_index<CV>([&](auto v) DSCONV_UNROLL { acc[p][v] = fma(acc[p][v], b.lanes.load(xr + p * pix_step + 4 * v), wv[v]); });
         });
       }
     }
     float* out = s.y + (oh * g.wo + ow) * g.cout + b.c * s.m;
-    for_each_index<P>([&](auto p) {
-      for_each_index<CV>([&](auto v) { put(s, b.lanes, out + p * g.cout + 4 * v * s.m, act(acc[p][v])); });
+    for_each_index<P>([&](auto p) DSCONV_UNROLL {
+      for_each_index<CV>([&](auto v) DSCONV_UNROLL { put(s, b.lanes, out + p * g.cout + 4 * v * s.m, act(acc[p][v])); });
     });
   }
 

@@ -9,8 +9,11 @@
 //     5 loads per 24 FMAs (0.21 loads/FMA).
 //   armv7 (16 q registers): MR = 4, NR = 8: 8 accumulators + 1 A + 2 B = 11 registers (the
 //     by-element FMA is a vdup + vfma there); 3 loads per 8 FMAs (0.375 loads/FMA).
-//   x86 twin: see pwconv_nhwc_avx512 / pwconv_nchw_avx512 (14x32 or 7x48 on AVX-512, 6x16 on
-//     AVX2: one broadcast load of A per row and NR/16 (NR/8) vector loads of B per k).
+//   x86 twins (cpp/src/x86/pwconv_simd.hpp, gemm_simd.hpp): avx512/pwconv_nhwc_14x32 issues 2
+//     vector loads + 14 broadcasts per 28 FMAs (0.57 loads/FMA, the broadcasts folded into the
+//     FMAs), avx512/pwconv_nchw_8x48 3 + 8 per 24 (0.46), avx2/pwconv_nhwc_6x16 2 + 6 per 12
+//     (0.67). NEON's by-element FMA takes 4 broadcasts from one vector load, hence the lower
+//     figure for the same register budget.
 #pragma once
 
 #include "arm/neon/neon_common.hpp"
@@ -35,27 +38,27 @@ inline void gemm_tile(int64_t K, const float* A, const float* B, int64_t ldb, co
                       const Epilogue& act, float* c, int64_t ldc, const TileBounds& t) {
   constexpr int MV = kMR / 4, NV = kNR / 4;
   float32x4_t acc[kMR][NV];
-  for_each_index<kMR>([&](auto m) {
-    for_each_index<NV>([&](auto n) {
+  for_each_index<kMR>([&](auto m) DSCONV_UNROLL {
+    for_each_index<NV>([&](auto n) DSCONV_UNROLL {
       if constexpr (BiasPerRow) acc[m][n] = vdupq_n_f32(bias[m]);
       else acc[m][n] = vld1q_f32(bias + 4 * n);
     });
   });
   for (int64_t k = 0; k < K; ++k) {
     float32x4_t a[MV], b[NV];
-    for_each_index<MV>([&](auto i) { a[i] = vld1q_f32(A + 4 * i); });
-    for_each_index<NV>([&](auto n) { b[n] = vld1q_f32(B + 4 * n); });
-    for_each_index<kMR>([&](auto m) {
-      for_each_index<NV>([&](auto n) { acc[m][n] = fma_lane<m % 4>(acc[m][n], b[n], a[m / 4]); });
+    for_each_index<MV>([&](auto i) DSCONV_UNROLL { a[i] = vld1q_f32(A + 4 * i); });
+    for_each_index<NV>([&](auto n) DSCONV_UNROLL { b[n] = vld1q_f32(B + 4 * n); });
+    for_each_index<kMR>([&](auto m) DSCONV_UNROLL {
+      for_each_index<NV>([&](auto n) DSCONV_UNROLL { acc[m][n] = fma_lane<m % 4>(acc[m][n], b[n], a[m / 4]); });
     });
     A += kMR;
     B += ldb;
   }
   const bool full_cols = t.n_lo == 0 && t.n_hi == kNR;
-  for_each_index<kMR>([&](auto m) {
+  for_each_index<kMR>([&](auto m) DSCONV_UNROLL {
     if (m < t.m_lo || m >= t.m_hi) return;
     float* row = c + m * ldc;
-    for_each_index<NV>([&](auto n) {
+    for_each_index<NV>([&](auto n) DSCONV_UNROLL {
       const float32x4_t v = act(acc[m][n]);
       if (full_cols) vst1q_f32(row + 4 * n, v);
       else if (t.n_lo < 4 * n + 4 && t.n_hi > 4 * n)

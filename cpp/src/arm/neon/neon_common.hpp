@@ -132,13 +132,16 @@ class Epilogue {
   float32x4_t lo_, hi_;
 };
 
-// for_each_index<N>(f) calls f(std::integral_constant<int, i>{}) for i = 0..N-1.
+// for_each_index<N>(f) calls f(std::integral_constant<int, i>{}) for i = 0..N-1. Forced
+// inline, and so must the lambdas be (DSCONV_UNROLL after their parameter list): a call
+// left out of line would put the accumulators in memory.
+#define DSCONV_UNROLL __attribute__((always_inline))
 template <class F, int... I>
-inline void for_each_index_impl(F&& f, std::integer_sequence<int, I...>) {
+DSCONV_UNROLL inline void for_each_index_impl(F&& f, std::integer_sequence<int, I...>) {
   (f(std::integral_constant<int, I>{}), ...);
 }
 template <int N, class F>
-inline void for_each_index(F&& f) {
+DSCONV_UNROLL inline void for_each_index(F&& f) {
   for_each_index_impl(f, std::make_integer_sequence<int, N>{});
 }
 

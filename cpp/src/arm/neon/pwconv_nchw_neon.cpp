@@ -4,7 +4,8 @@
 // floats, P apart) — no copy — except the last partial pixel tile of the image, copied into a
 // zero-padded tile so nothing past the image is read.
 // Blocking: kTiles pixel tiles (K x NR*kTiles floats of input, in L2) per weight panel.
-// Registers and loads per FMA: see gemm_neon.hpp. x86 twin: see pwconv_nchw_avx512.
+// Registers and loads per FMA: see gemm_neon.hpp (aarch64 8x12: 0.21 loads/FMA; armv7 4x8:
+// 0.375). x86 twin: avx512/pwconv_nchw_8x48 (0.46 loads/FMA).
 #include <algorithm>
 
 #include "arm/arm_kernels.hpp"
