@@ -1,7 +1,8 @@
 // Pointwise (1x1) kernels on every ISA against the reference: channel and pixel counts at
 // 1, tile-1, tile, tile+1 and large for the AVX2 (6x16 NHWC, 6x16 NCHW) and AVX-512 (14x32
 // NHWC, 8x48 NCHW) tiles and the NCHW few-pixel path, both layouts, every activation, bias
-// and no bias, raw and packed, thread splits, NaN containment.
+// and no bias, raw and packed, thread splits, NaN containment; the NHWC paired path for
+// Cout <= 24.
 #include <cmath>
 #include <limits>
 
@@ -61,6 +62,15 @@ TEST(PointwiseX86, FewPixelsNchw) {
   expect_all_isas_match_reference(pw_case(2, 300, 160, 7, 7, Layout::NCHW, Activation::none(), true));
 }
 
+// NHWC with Cout <= 24 takes the paired path on AVX-512 (8 channels x 2 inputs per vector,
+// 14 or 8-pixel tiles): odd and even Cin, pixel counts around both tiles.
+TEST(PointwiseX86, FewChannelsNhwc) {
+  for (int64_t cout : {1, 8, 9, 16, 17, 24})
+    for (int64_t cin : {1, 2, 6, 7})
+      for (int64_t hw : {1, 7, 8, 9, 13, 14, 15, 29})
+        expect_all_isas_match_reference(pw_case(1, cin, cout, 1, hw, Layout::NHWC, Activation::relu(), hw % 2 == 1));
+}
+
 TEST(PointwiseX86, EveryActivation) {
   const Activation acts[] = {Activation::none(), Activation::relu(), Activation::relu6(), Activation::hardswish(),
                              Activation::clamp(-0.25f, 0.5f)};
@@ -91,6 +101,7 @@ TEST(PointwiseX86, ThreadSplits) {
     expect_all_isas_match_reference(pw_case(1, 64, 200, 2, 9, layout, Activation::relu(), true));
     expect_all_isas_match_reference(pw_case(1, 64, 40, 30, 9, layout, Activation::none(), false));
     expect_all_isas_match_reference(pw_case(1, 300, 96, 1, 7, layout, Activation::hardswish(), true));
+    expect_all_isas_match_reference(pw_case(1, 2001, 24, 1, 5, layout, Activation::relu6(), true));
   }
   set_num_threads(saved);
 }
@@ -99,8 +110,10 @@ TEST(PointwiseX86, ThreadSplits) {
 TEST(PointwiseX86, NanStaysInItsPixel) {
   const Activation acts[] = {Activation::none(), Activation::relu(), Activation::relu6(), Activation::hardswish(),
                              Activation::clamp(-1.0f, 1.0f)};
-  const int64_t cin = 20, cout = 37;
-  for (int64_t hw : {23, 300}) {  // NCHW: the few-pixel path, then vectors over pixels
+  const int64_t cin = 21;
+  // NCHW: the few-pixel path, then vectors over pixels; NHWC: panels, then the paired path.
+  for (int64_t cout : {37, 16})
+  for (int64_t hw : {23, 300}) {
     for (Layout layout : kLayouts)
       for (const Activation& a : acts)
         for (const std::string& isa : test::isas()) {

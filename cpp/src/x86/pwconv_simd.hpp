@@ -35,6 +35,102 @@ using gemm::Epilogue;
 
 inline int64_t div_up(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+// ---------------------------------------------------------------------- few output channels
+// NHWC with Cout <= 24 on AVX-512: vectors over 32-wide panels would leave lanes idle (24 of
+// 32) or need one broadcast per FMA (a half panel for Cout = 16). Here each vector holds 8
+// output channels x 2 consecutive input channels, fed by ONE 64-bit broadcast of
+// (x[p][k], x[p][k+1]); the epilogue adds the two halves of every pair (two permutes and an
+// add per 16 outputs). The whole reduction runs in registers, the tile is written once.
+// Packing: packed[t][2*j + h] = W[j][2t + h], t < ceil(Cin/2), j < 8 * vectors (zero-padded).
+template <class Cfg>
+struct Paired;
+#if defined(__AVX512F__)
+template <class Cfg>
+struct Paired {
+  using V = gemm::Avx512;
+  using reg = __m512;
+  static constexpr int64_t MAX_COUT = 24;
+  static constexpr int MR_MAX = 14;
+  static int vectors(int64_t cout) { return int(div_up(cout, 8)); }
+  static size_t packed_size(const WeightDims& d) { return size_t(vectors(d.cout) * 16 * div_up(d.cin_per_group, 2)); }
+  static void pack(const WeightDims& d, const float* w, float* out) {
+    const int64_t cin = d.cin_per_group, width = vectors(d.cout) * 16;
+    std::memset(out, 0, sizeof(float) * packed_size(d));
+    for (int64_t j = 0; j < d.cout; ++j)
+      for (int64_t k = 0; k < cin; ++k) out[(k / 2) * width + 2 * j + (k & 1)] = w[j * cin + k];
+  }
+
+  // MR pixels x NVP paired vectors (8 * NVP output channels).
+  template <int MR, int NVP>
+  static void tile(int64_t cin, const float* x, const float* w, float* y, int64_t cout, const __mmask16* cm,
+                   const Epilogue<V>& e) {
+    reg acc[MR][NVP];
+    gemm::zero_tile<V, MR, NVP>(acc);
+    for (int64_t t = 0; t < cin / 2; ++t) {
+      reg b[NVP];
+#pragma GCC unroll 4
+      for (int j = 0; j < NVP; ++j) b[j] = _mm512_loadu_ps(w + j * 16);
+#pragma GCC unroll 16
+      for (int i = 0; i < MR; ++i) {
+        double pair;
+        std::memcpy(&pair, x + i * cin, sizeof pair);
+        const reg a = _mm512_castpd_ps(_mm512_set1_pd(pair));
+#pragma GCC unroll 4
+        for (int j = 0; j < NVP; ++j) acc[i][j] = _mm512_fmadd_ps(a, b[j], acc[i][j]);
+      }
+      x += 2;
+      w += NVP * 16;
+    }
+    if (cin & 1) {
+      // The last input channel alone: its partner lanes get 0 * 0, never another pixel's input.
+#pragma GCC unroll 16
+      for (int i = 0; i < MR; ++i) {
+        const reg a = _mm512_maskz_mov_ps(0x5555, _mm512_set1_ps(x[i * cin]));
+#pragma GCC unroll 4
+        for (int j = 0; j < NVP; ++j) acc[i][j] = _mm512_fmadd_ps(a, _mm512_loadu_ps(w + j * 16), acc[i][j]);
+      }
+    }
+    constexpr int NO = (NVP + 1) / 2;
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    reg out[MR][NO];
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 2
+      for (int o = 0; o < NO; ++o) {
+        const reg lo = acc[i][2 * o], hi = 2 * o + 1 < NVP ? acc[i][2 * o + 1] : lo;
+        out[i][o] = _mm512_add_ps(_mm512_permutex2var_ps(lo, even, hi), _mm512_permutex2var_ps(lo, odd, hi));
+      }
+    gemm::store_tile<V, MR, NO, true>(out, y, cout, cm, e);
+  }
+  using Fn = void (*)(int64_t, const float*, const float*, float*, int64_t, const __mmask16*, const Epilogue<V>&);
+  template <int NVP>
+  static constexpr int mr_of() { return NVP == 3 ? 8 : 14; }
+  template <int NVP, size_t... I>
+  static std::array<Fn, MR_MAX> row(std::index_sequence<I...>) {
+    return {{&tile<std::min(int(I) + 1, mr_of<NVP>()), NVP>...}};
+  }
+  static void run(const ConvGeometry& g, const WorkRange& r, const float* x, const float* wp, const float* bias,
+                  const Activation& act, float* y) {
+    using I = std::make_index_sequence<MR_MAX>;
+    static const std::array<Fn, MR_MAX> rows[3] = {row<1>(I()), row<2>(I()), row<3>(I())};
+    const int nvp = vectors(g.cout);
+    const int64_t mr_max = nvp == 3 ? mr_of<3>() : mr_of<1>();
+    const int64_t p0 = r.oh_begin * g.wo, p1 = r.oh_end * g.wo;
+    __mmask16 cm[2];
+    for (int o = 0; o < 2; ++o)
+      cm[o] = V::lanes(int(std::clamp<int64_t>(r.oc_begin - 16 * o, 0, 16)),
+                       int(std::clamp<int64_t>(r.oc_end - 16 * o, 0, 16)));
+    Epilogue<V> e(act, true);
+    e.col_bias = bias;
+    for (int64_t p = p0; p < p1; p += mr_max) {
+      const int64_t mr = std::min(mr_max, p1 - p);
+      rows[nvp - 1][size_t(mr - 1)](g.cin, x + p * g.cin, wp, y + p * g.cout, g.cout, cm, e);
+    }
+  }
+};
+#endif
+
 // Cfg: V (ISA traits), PW (panel width, floats), NHWC tile MR_HWC x (PW/L) vectors, NCHW tile
 // MR_CHW couts x NV_CHW pixel vectors, and the cache blocking KC (input channels), MC (pixels).
 template <class Cfg>
@@ -50,9 +146,19 @@ struct Pointwise {
   static constexpr int NV_CHW = Cfg::NV_CHW;
 
   // ------------------------------------------------------------------ packing
-  static size_t packed_size(const WeightDims& d, Layout) { return size_t(div_up(d.cout, PW) * PW * d.cin_per_group); }
+  // NHWC with few output channels uses the paired format (AVX-512); all else the panels.
+  static bool paired(const WeightDims& d, Layout layout) {
+    return Cfg::PAIRED && layout == Layout::NHWC && d.cout <= 24;
+  }
+  static size_t packed_size(const WeightDims& d, Layout layout) {
+    if constexpr (Cfg::PAIRED)
+      if (paired(d, layout)) return Paired<Cfg>::packed_size(d);
+    return size_t(div_up(d.cout, PW) * PW * d.cin_per_group);
+  }
 
-  static void pack(const WeightDims& d, Layout, const float* w, float* out) {
+  static void pack(const WeightDims& d, Layout layout, const float* w, float* out) {
+    if constexpr (Cfg::PAIRED)
+      if (paired(d, layout)) return Paired<Cfg>::pack(d, w, out);
     const int64_t cin = d.cin_per_group, panels = div_up(d.cout, PW);
     for (int64_t q = 0; q < panels; ++q) {
       float* panel = out + q * PW * cin;
@@ -253,7 +359,11 @@ struct Pointwise {
   }
 
   // ------------------------------------------------------------------ table entries
-  static KernelChoice select_nhwc(const ConvGeometry&) { return {Cfg::name_nhwc, run_nhwc}; }
+  static KernelChoice select_nhwc(const ConvGeometry& g) {
+    if constexpr (Cfg::PAIRED)
+      if (paired(WeightDims{g.cout, g.cin, 1, 1}, Layout::NHWC)) return {Cfg::name_nhwc_paired, Paired<Cfg>::run};
+    return {Cfg::name_nhwc, run_nhwc};
+  }
   static KernelChoice select_nchw(const ConvGeometry& g) {
     return few_pixels(g) ? KernelChoice{Cfg::name_nchw_t, run_nchw_t} : KernelChoice{Cfg::name_nchw, run_nchw};
   }
