@@ -162,7 +162,9 @@ def measure_peak(isas, seconds: float = 0.4) -> Dict[str, dict]:
         for isa in isas:
             kernel = _probe_kernel(isa)
             if kernel == "fma-chains":
-                flops, method = _core._peak_flops(isa, seconds), "independent FMA chains (dsconv._core)"
+                flops = _core._peak_flops(isa, seconds)
+                method = ("independent multiply-add chains, baseline code" if isa == "scalar"
+                          else "independent FMA chains") + " (dsconv._core._peak_flops)"
             else:
                 _core._select_isa(isa)
                 flops = _peak_by_pointwise(seconds)
