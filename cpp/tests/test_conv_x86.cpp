@@ -122,25 +122,48 @@ TEST(ConvX86, EveryActivationWithAndWithoutBias) {
       }
 }
 
-// A NaN in the input reaches exactly the outputs whose receptive field holds it.
+// A NaN in the input reaches exactly the outputs whose receptive field holds it, in every
+// kernel (width vectors at stride 1 and 2, broadcast, dot).
 TEST(ConvX86, NanOnlyReachesItsReceptiveField) {
+  struct Shape {
+    int64_t cin, h, w, cout, stride;
+  };
+  const Shape shapes[] = {{20, 9, 41, 7, 1}, {20, 9, 41, 7, 2}, {20, 9, 7, 32, 1}, {70, 9, 21, 7, 1}, {70, 9, 21, 7, 2}};
   for (Layout l : kLayouts)
-    for (const std::string& isa : isas()) {
-      select_isa(isa);
-      Case c = conv(l, 1, 20, 9, 21, 7, 3, 3, 1, 1);
-      std::vector<float> x(count(c.in), 0.5f), w(count(c.weight_shape), 0.25f), b(7, 0.0f);
-      const int64_t ch = 17, hh = 4, ww = 10;
-      x[l == Layout::NCHW ? (ch * 9 + hh) * 21 + ww : (hh * 21 + ww) * 20 + ch] = std::numeric_limits<float>::quiet_NaN();
-      const auto y = run(c, x, w, b, true);
-      for (int64_t oc = 0; oc < 7; ++oc)
-        for (int64_t oh = 0; oh < 9; ++oh)
-          for (int64_t ow = 0; ow < 21; ++ow) {
-            const float v = y[l == Layout::NCHW ? (oc * 9 + oh) * 21 + ow : (oh * 21 + ow) * 7 + oc];
-            const bool reads = std::abs(oh - hh) <= 1 && std::abs(ow - ww) <= 1;
-            EXPECT_EQ(std::isnan(v), reads) << isa << " oc=" << oc << " oh=" << oh << " ow=" << ow;
-          }
-    }
+    for (const Shape& sh : shapes)
+      for (const std::string& isa : isas()) {
+        select_isa(isa);
+        const Case c = conv(l, 1, sh.cin, sh.h, sh.w, sh.cout, 3, 3, sh.stride, 1);
+        const TensorShape o = output_shape(c);
+        std::vector<float> x(count(c.in), 0.5f), w(count(c.weight_shape), 0.25f), b(size_t(sh.cout), 0.0f);
+        const int64_t ch = sh.cin - 3, hh = 4, ww = sh.w / 2 + 1;
+        x[l == Layout::NCHW ? (ch * sh.h + hh) * sh.w + ww : (hh * sh.w + ww) * sh.cin + ch] =
+            std::numeric_limits<float>::quiet_NaN();
+        const auto y = run(c, x, w, b, true);
+        for (int64_t oc = 0; oc < o.c; ++oc)
+          for (int64_t oh = 0; oh < o.h; ++oh)
+            for (int64_t ow = 0; ow < o.w; ++ow) {
+              const float v = y[l == Layout::NCHW ? (oc * o.h + oh) * o.w + ow : (oh * o.w + ow) * o.c + oc];
+              const int64_t di = hh - (oh * sh.stride - 1), dj = ww - (ow * sh.stride - 1);
+              const bool reads = di >= 0 && di < 3 && dj >= 0 && dj < 3;
+              EXPECT_EQ(std::isnan(v), reads) << isa << " " << describe(c) << " oc=" << oc << " oh=" << oh << " ow=" << ow;
+            }
+      }
   select_isa(isas().back());
+}
+
+// Calls split across threads give work ranges that start inside a weight panel or a tile
+// (channel blocks of 16 when there are too few rows, row bands otherwise).
+TEST(ConvX86, WorkSplitAcrossThreads) {
+  const int saved = get_num_threads();
+  set_num_threads(3);
+  for (Layout l : kLayouts) {
+    expect_all_isas_match_reference(conv(l, 1, 40, 1, 30, 100, 3, 3, 1, 1));  // one output row
+    expect_all_isas_match_reference(conv(l, 1, 70, 1, 9, 52, 3, 3, 1, 1));
+    expect_all_isas_match_reference(conv(l, 1, 24, 13, 19, 40, 3, 3, 1, 1));  // row bands
+    expect_all_isas_match_reference(conv(l, 1, 96, 9, 8, 36, 3, 3, 1, 1, 3));
+  }
+  set_num_threads(saved);
 }
 
 // Each kernel of each layout is reached by some case here, and each matches the reference.
