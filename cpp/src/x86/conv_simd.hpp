@@ -1,21 +1,27 @@
 // Direct standard convolution (conv2d, any groups / kernel / stride / dilation / padding) for
-// AVX2+FMA and AVX-512F: one template per layout, instantiated with the ISA's vector traits in
+// AVX2+FMA and AVX-512F, instantiated with the ISA's vector traits in
 // cpp/src/x86/avx2/conv_*_avx2.cpp and cpp/src/x86/avx512/conv_*_avx512.cpp.
 //
-// Both kernels read the input in place (implicit GEMM, no im2col buffer) and tile one output
-// row's pixels x a few output channels in registers; the reduction runs over the (kh, kw, cin)
-// taps, skipping rows that fall in the padding and masking columns that do (masked loads give
-// zeros in input space, so a NaN in the input only reaches outputs that read it).
+// Every kernel reads the input in place (implicit GEMM, no im2col buffer) and keeps a tile of
+// output pixels x output channels in registers while the reduction runs over the
+// (kh, kw, cin) taps. Padding is zeros in input space: taps on padding rows are skipped, and
+// padding columns are masked loads / masked broadcasts, so a NaN in the input only reaches
+// outputs that read it. Three kernels:
 //
-// NHWC: vectors run along the input channels (contiguous there). A tile is L/4 pixels x 4
-//   output channels = L accumulators, each a partial dot product over cin; one transposing
-//   reduction turns them into one vector holding the 4 channels of each pixel, which is
-//   exactly the output's memory order. Packed weights: [cout][kh][kw][cin_g rounded up to L],
-//   so every channel's taps are contiguous and grouped calls need no group-aware packing.
-// NCHW: vectors run along the output width, output channels are broadcast from packed weights.
-//   A tile is NR channels x up to MR vectors of one output row. Packed weights: panels of NR
-//   channels, [cout/NR][cin_g][kh][kw][NR]; a panel that straddles a group boundary (the
-//   packing does not know groups) is run as two tiles, each using its own lanes of the panel.
+// dot (NHWC, cin_g >= 64): vectors along the input channels (contiguous in NHWC). A tile is
+//   L/4 pixels x 4 output channels = L accumulators, each a partial dot product over cin; one
+//   transposing reduction turns them into one vector holding the 4 channels of each pixel,
+//   which is the output's memory order. Packed: [cout][kh][kw][cin_g rounded up to L].
+// broadcast (NHWC cin_g < 64; NCHW with narrow rows or stride != 1): vectors along cout, one
+//   input value broadcast per pixel and channel; a tile is MR flattened output pixels x 2L
+//   channels. Packed in panels: [cout/2L][kh][kw][cin_g][2L].
+// width (NCHW): vectors along the output width, NR output channels broadcast from the same
+//   panels; a tile is NR channels x up to MR vectors of one output row. Stride 1 loads
+//   contiguous columns, stride 2 de-interleaves two vectors, other strides gather.
+//
+// The packing knows Cout, Cin/groups and the kernel size but not groups: the dot format keeps
+// each channel's taps apart, and a panel that straddles a group boundary is run once per
+// group, each run storing only its own lanes.
 #pragma once
 
 #include <immintrin.h>
@@ -310,7 +316,7 @@ void conv_nhwc(const ConvGeometry& g, const WorkRange& r, const float* x, const 
 // ---------------------------------------------------------------------------------------------
 // Panel format and the broadcast kernel (both layouts). Weights in panels of P = 2L output
 // channels: [cout/P][kh][kw][cin_g][P], tail lanes zero. The broadcast kernel's vectors run
-// along cout: a tile is MR pixels of one output row x P channels, one input value broadcast
+// along cout: a tile is MR output pixels (flattened over rows) x P channels, one input value broadcast
 // per pixel and channel. It serves NHWC with few input channels per group (the dot tiles would
 // leave most lanes empty) and NCHW when the output row is too narrow for width vectors or the
 // stride is not 1. A panel that straddles a group boundary is run once per group, storing
