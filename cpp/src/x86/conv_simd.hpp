@@ -316,11 +316,11 @@ void conv_nhwc(const ConvGeometry& g, const WorkRange& r, const float* x, const 
 // ---------------------------------------------------------------------------------------------
 // Panel format and the broadcast kernel (both layouts). Weights in panels of P = 2L output
 // channels: [cout/P][kh][kw][cin_g][P], tail lanes zero. The broadcast kernel's vectors run
-// along cout: a tile is MR output pixels (flattened over rows) x P channels, one input value broadcast
-// per pixel and channel. It serves NHWC with few input channels per group (the dot tiles would
-// leave most lanes empty) and NCHW when the output row is too narrow for width vectors or the
-// stride is not 1. A panel that straddles a group boundary is run once per group, storing
-// only that group's lanes.
+// along cout: a tile is MR output pixels (flattened over rows) x P channels, one input value
+// broadcast per pixel and channel. It serves NHWC with few input channels per group (the dot
+// tiles would leave most lanes empty) and NCHW when the output rows are too narrow for width
+// vectors or the stride is not 1. A panel that straddles a group boundary is run once per
+// group, storing only that group's lanes.
 // ---------------------------------------------------------------------------------------------
 
 // NHWC uses the panel format below this many input channels per group, the dot format above.
@@ -333,19 +333,25 @@ size_t panel_packed_size(const WeightDims& d) {
   return size_t(round_up(d.cout, 2 * S::L) * d.kh * d.kw * d.cin_per_group);
 }
 
+// Loop order for speed (raw-weight calls pack on every call): per input channel, the panel's
+// 32 (or 16) source rows advance together, and each channel's kh*kw output rows are written
+// whole.
 template <class S>
 void panel_pack(const WeightDims& d, const float* w, float* out) {
   constexpr int P = 2 * S::L;
   const int64_t taps = d.kh * d.kw, cin_g = d.cin_per_group, panels = ceil_div(d.cout, P);
-  for (int64_t p = 0; p < panels; ++p)
-    for (int64_t t = 0; t < taps; ++t)
-      for (int64_t c = 0; c < cin_g; ++c) {
-        float* o = out + ((p * taps + t) * cin_g + c) * P;
-        for (int lane = 0; lane < P; ++lane) {
-          const int64_t oc = p * P + lane;
-          o[lane] = oc < d.cout ? w[(oc * cin_g + c) * taps + t] : 0.0f;
-        }
+  for (int64_t p = 0; p < panels; ++p) {
+    float* o = out + p * taps * cin_g * P;
+    const int lanes = int(std::min<int64_t>(P, d.cout - p * P));
+    for (int64_t c = 0; c < cin_g; ++c) {
+      for (int lane = 0; lane < lanes; ++lane) {
+        const float* src = w + ((p * P + lane) * cin_g + c) * taps;
+        for (int64_t t = 0; t < taps; ++t) o[(t * cin_g + c) * P + lane] = src[t];
       }
+      for (int lane = lanes; lane < P; ++lane)
+        for (int64_t t = 0; t < taps; ++t) o[(t * cin_g + c) * P + lane] = 0.0f;
+    }
+  }
 }
 
 // One tap: xp[k] is pixel k's input at channel 0 of the group, cs the channel stride. With
