@@ -208,29 +208,43 @@ def _summary(r: dict) -> str:
     blocks, t = r["blocks"], r["total"]
     isa = r["machine"]["isa"]
     peak_rec = r["roofline"]["peak"][isa]
-    l2 = next(lv for lv in r["roofline"]["levels"] if lv["name"] == "L2")
-    balance = peak_rec["flops"] / l2["bandwidth"]
+    bandwidth = {lv["name"]: lv["bandwidth"] for lv in r["roofline"]["levels"]}
+    # ridge point = peak / bandwidth of the level each depthwise layer streams from
+    ridge = [peak_rec["flops"] / bandwidth[b["roofline_level"]["depthwise"]] for b in blocks]
+    below = all(b["cost"]["depthwise"]["intensity"] < x for b, x in zip(blocks, ridge))
     ai = {part: _range([b["cost"][part]["intensity"] for b in blocks]) for part in ("depthwise", "pointwise", "standard")}
     dw_mac_share = 100.0 * t["macs"]["depthwise"] / t["macs"]["separable"]
     dw_time_share = 100.0 * t["time_s"]["depthwise"] / (t["time_s"]["depthwise"] + t["time_s"]["pointwise"])
     gf = {part: 2 * t["macs"][part] / t["time_s"][part] / 1e9 for part in PARTS}
+
+    def pct(part):  # share of the roofline bound reached over all blocks
+        bound = sum(b["repeat"] * b["roofline_pct"][part] / 100 * b["time_s"][part]["median"] for b in blocks)
+        return 100.0 * bound / t["time_s"][part]
+
     pred, meas = t["predicted_speedup"], t["measured_speedup"]
     text = (f"Depthwise-separable needs {pred:.1f}x fewer MACs than the standard convolution on these blocks "
             f"(1/N + 1/k^2 per block) and runs {meas:.1f}x faster here: the pair runs at {gf['separable']:.1f} "
             f"GFLOP/s against the standard convolution's {gf['standard']:.1f}, so measured = predicted x "
             f"{gf['separable'] / gf['standard']:.2f}. ")
     why = (f"its arithmetic intensity is only {ai['depthwise']} FLOP/byte (pointwise {ai['pointwise']}, standard "
-           f"{ai['standard']}), far below the {balance:.3g} FLOP/byte this CPU needs to keep its FMA units busy "
-           f"from L2 ({peak_rec['flops'] / 1e9:.3g} GFLOP/s / {l2['bandwidth'] / 1e9:.0f} GB/s)")
+           f"{ai['standard']}): each input value feeds only k^2 multiply-adds of its own channel, where a standard "
+           "or pointwise convolution reuses it for every output channel. "
+           + (f"That is below this CPU's ridge point ({_range(ridge)} FLOP/byte = peak / bandwidth of the cache level "
+              "each layer streams from), so even a perfect depthwise kernel is bound by memory traffic, not by its "
+              "FMA units" if below else
+              f"That is close to or below this CPU's ridge point ({_range(ridge)} FLOP/byte = peak / bandwidth of the cache "
+              "level each layer streams from), so depthwise is bound by moving data (memory and the load units), "
+              "not by its FMA units")
+           + f" ({gf['depthwise']:.1f} GFLOP/s, {pct('depthwise'):.0f}% of its roofline bound, against the "
+           f"pointwise's {gf['pointwise']:.1f} GFLOP/s, {pct('pointwise'):.0f}%).")
     if dw_time_share > dw_mac_share:
         text += (f"MACs are not time: the depthwise part does only {dw_mac_share:.0f}% of the separable MACs but "
-                 f"takes {dw_time_share:.0f}% of its time, because {why}, so it is bound by memory traffic, not "
-                 f"arithmetic ({gf['depthwise']:.1f} GFLOP/s against the pointwise's {gf['pointwise']:.1f}).")
+                 f"takes {dw_time_share:.0f}% of its time, because {why}")
     else:
         text += (f"Here the depthwise part is not what limits (it does {dw_mac_share:.0f}% of the separable MACs in "
                  f"{dw_time_share:.0f}% of its time): the difference comes from the kernels' efficiencies "
                  f"(standard {gf['standard']:.1f}, depthwise {gf['depthwise']:.1f}, pointwise {gf['pointwise']:.1f} "
-                 f"GFLOP/s). Depthwise is still the memory-bound part: {why}.")
+                 f"GFLOP/s). Depthwise is still the data-bound part: {why}")
     beyond = [b for b in blocks if b["measured_speedup"] > b["predicted_speedup"]]
     if beyond and len(beyond) < len(blocks):
         rest = [b["gflops"]["standard"] for b in blocks if b not in beyond]
@@ -238,8 +252,8 @@ def _summary(r: dict) -> str:
                  f"convolution itself runs at only {_range([b['gflops']['standard'] for b in beyond])} GFLOP/s "
                  f"(up to {max(rest):.1f} on the other blocks), so those ratios also compare two kernels' efficiency.")
     if peak_rec["kernel"].startswith("reference"):
-        text += (f" The peak was measured with {peak_rec['kernel']} (no SIMD pointwise kernel yet), so the balance "
-                 "and % of roofline read far too low / too high.")
+        text += (f" The peak was measured with {peak_rec['kernel']} (no SIMD pointwise kernel yet), so the ridge "
+                 "point reads far too low and % of roofline far too high.")
     slow = sorted({k for b in blocks for k in b["kernels"].values() if k.startswith("reference")})
     if slow:
         text += (f" Note: {', '.join(slow)} {'is the portable reference kernel' if len(slow) == 1 else 'are the portable reference kernels'}"
