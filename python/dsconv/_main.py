@@ -368,7 +368,7 @@ def render(r: dict) -> str:
 
 def _wrap(text: str, width: int = 100) -> str:
     import textwrap
-    return textwrap.fill(text, width)
+    return textwrap.fill(text, width, break_on_hyphens=False, break_long_words=False)
 
 
 def plot(r: dict, path: str) -> None:
