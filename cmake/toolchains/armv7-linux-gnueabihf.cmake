@@ -8,6 +8,8 @@ set(CMAKE_SYSTEM_PROCESSOR armv7)
 
 set(CMAKE_C_COMPILER arm-linux-gnueabihf-gcc)
 set(CMAKE_CXX_COMPILER arm-linux-gnueabihf-g++)
+# Silences g++'s note that passing some structs changed ABI in GCC 7.1 (nothing to act on).
+set(CMAKE_CXX_FLAGS_INIT "-Wno-psabi")
 
 set(DSCONV_SYSROOT /usr/arm-linux-gnueabihf CACHE PATH "Target libraries for the linker and qemu -L")
 set(CMAKE_FIND_ROOT_PATH ${DSCONV_SYSROOT})

@@ -14,8 +14,11 @@
 //   aarch64: U = 2; RT = 4 for 3x3: 8 accumulators + 3 weight vectors, 3x3 s1 reads 6 rows x
 //     3 loads for 72 FMAs (0.25 loads/FMA), 3x3 s2 9 rows x 3 vld2q (0.38); 5x5 s1 RT = 2:
 //     6 x 3 for 100 (0.18); 5x5 s2 RT = 1: 5 x 3 vld2q for 50 (0.30) (larger tiles spill).
-//   armv7 (16 registers): U = 2, RT = 2 for 3x3 (4 x 3 loads for 36 FMAs: 0.33), 1 for 5x5
-//     (5 x 3 for 50: 0.30).
+//   armv7 (16 registers; the by-element multiply-add is vmla there, see fma_lane): 3x3 with
+//     U = 2, RT = 2 (4 x 3 loads for 36 FMAs: 0.33); 5x5 with U = 1, RT = 1 (5 x 2 loads for
+//     25: 0.40). GCC 12 still spills part of these tiles on armv7 (its schedule hoists all the
+//     row loads, and by-element operands must sit in q0-q7): about 0.6 stack accesses per FMA
+//     for 3x3 and 1.1 for 5x5 in the generated code; worth measuring on a 32-bit board.
 // Generic path (any kernel, stride, dilation): U = 2 vectors per step, one weight broadcast
 // per tap shared by the U vectors, one input load per FMA (stride 2/3 with vld2q/vld3q
 // deinterleave, larger strides with lane loads): 1.5 loads/FMA.
@@ -38,6 +41,11 @@ constexpr int kU = 2;  // vectors along the width per step
 
 // Output rows per tile of the specialised kernels: as many as the registers hold with the
 // weights (ceil(K*K/4)), the RT*U accumulators and the U+1 loaded vectors (x2 for vld2q).
+// Vectors along the width per step of the specialised kernels (armv7's 5x5: one, or spills).
+template <int K, int S>
+constexpr int width_vectors() {
+  return kVectorRegisters == 16 && K == 5 ? 1 : kU;
+}
 template <int K, int S>
 constexpr int row_tile() {
   if (kVectorRegisters == 32) return K == 3 ? 4 : (S == 1 ? 2 : 1);
@@ -87,6 +95,7 @@ inline void store_cols(float* out, float32x4_t v, int64_t col, int64_t wo) {
 template <int K, int S>
 struct Fixed {
   static constexpr int kWV = (K * K + 3) / 4;
+  static constexpr int U = width_vectors<K, S>();
 
   // Taps j = 0..K-1 of U vectors starting at row + 4*S*u (stride S), from U+1 loads.
   template <int RT>
@@ -94,9 +103,9 @@ struct Fixed {
     for_each_index<(RT - 1) * S + K>([&](auto r) DSCONV_UNROLL {
       const float* row = plane + r * ld;
       if constexpr (S == 1) {
-        float32x4_t a[kU + 1];
-        for_each_index<kU + 1>([&](auto u) DSCONV_UNROLL { a[u] = vld1q_f32(row + 4 * u); });
-        for_each_index<kU>([&](auto u) DSCONV_UNROLL {
+        float32x4_t a[U + 1];
+        for_each_index<U + 1>([&](auto u) DSCONV_UNROLL { a[u] = vld1q_f32(row + 4 * u); });
+        for_each_index<U>([&](auto u) DSCONV_UNROLL {
           for_each_index<K>([&](auto j) DSCONV_UNROLL {
             float32x4_t v;
             if constexpr (decltype(j)::value == 4) v = a[u + 1];
@@ -105,12 +114,16 @@ struct Fixed {
           });
         });
       } else {
-        float32x4x2_t a[kU + 1];
-        for_each_index<kU + 1>([&](auto u) DSCONV_UNROLL { a[u] = vld2q_f32(row + 8 * u); });
-        for_each_index<kU>([&](auto u) DSCONV_UNROLL {
+        float32x4_t even[U + 1], odd[U + 1];  // columns 0,2,4,6 and 1,3,5,7 of each 8
+        for_each_index<U + 1>([&](auto u) DSCONV_UNROLL {
+          const float32x4x2_t d = vld2q_f32(row + 8 * u);
+          even[u] = d.val[0];
+          odd[u] = d.val[1];
+        });
+        for_each_index<U>([&](auto u) DSCONV_UNROLL {
           for_each_index<K>([&](auto j) DSCONV_UNROLL {
             constexpr int jj = decltype(j)::value;
-            const float32x4_t v = vextq_f32(a[u].val[jj % 2], a[u + 1].val[jj % 2], jj / 2);
+            const float32x4_t v = jj % 2 ? vextq_f32(odd[u], odd[u + 1], jj / 2) : vextq_f32(even[u], even[u + 1], jj / 2);
             accumulate<RT, decltype(r)::value, jj>(acc, u, v, wv);
           });
         });
@@ -125,7 +138,7 @@ struct Fixed {
       constexpr int i = R - decltype(o)::value * S;
       if constexpr (i >= 0 && i < K) {
         constexpr int t = i * K + J;
-        acc[o * kU + u] = fma_lane<t % 4>(acc[o * kU + u], v, wv[t / 4]);
+        acc[o * U + u] = fma_lane<t % 4>(acc[o * U + u], v, wv[t / 4]);
       }
     });
   }
@@ -133,12 +146,12 @@ struct Fixed {
   template <int RT>
   static inline void rows(const ConvGeometry& g, const Plane& pl, const float32x4_t (&wv)[kWV], float32x4_t b,
                           int64_t o, float* y, const Epilogue& act) {
-    for (int64_t ow = 0; ow < g.wo; ow += 4 * kU) {
-      float32x4_t acc[RT * kU];
-      for_each_index<RT * kU>([&](auto i) DSCONV_UNROLL { acc[i] = b; });
+    for (int64_t ow = 0; ow < g.wo; ow += 4 * U) {
+      float32x4_t acc[RT * U];
+      for_each_index<RT * U>([&](auto i) DSCONV_UNROLL { acc[i] = b; });
       tile<RT>(pl.p + o * S * pl.ld + ow * S, pl.ld, wv, acc);
       for_each_index<RT>([&](auto r) DSCONV_UNROLL {
-        for_each_index<kU>([&](auto u) DSCONV_UNROLL { store_cols(y + (o + r) * g.wo, act(acc[r * kU + u]), ow + 4 * u, g.wo); });
+        for_each_index<U>([&](auto u) DSCONV_UNROLL { store_cols(y + (o + r) * g.wo, act(acc[r * U + u]), ow + 4 * u, g.wo); });
       });
     }
   }

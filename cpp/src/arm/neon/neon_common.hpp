@@ -4,8 +4,7 @@
 // arrays of the kernels are indexed by constants (and stay in registers).
 //
 // aarch64 has 32 q registers and fmla by element (vfmaq_laneq_f32); armv7 (built with
-// -mfpu=neon-vfpv4) has 16 and vfma/vfmaq_f32 without the by-element form, so a broadcast
-// weight costs a vdup there.
+// -mfpu=neon-vfpv4) has 16 and vfmaq_f32 without a by-element form (see fma_lane).
 #pragma once
 
 #include <arm_neon.h>
@@ -38,13 +37,16 @@ inline float32x4_t fma_n(float32x4_t acc, float32x4_t a, float s) {
   return vfmaq_f32(acc, a, vdupq_n_f32(s));
 #endif
 }
-// acc + a * b[L]
+// acc + a * b[L]. armv7 has no fused multiply-add by element; a vdup + vfma per use would
+// need every broadcast weight in its own register (spills with 16 q registers), so it uses
+// the by-element multiply-accumulate vmla (two roundings instead of one).
 template <int L>
 inline float32x4_t fma_lane(float32x4_t acc, float32x4_t a, float32x4_t b) {
 #if defined(__aarch64__)
   return vfmaq_laneq_f32(acc, a, b, L);
 #else
-  return vfmaq_f32(acc, a, vdupq_n_f32(vgetq_lane_f32(b, L)));
+  if constexpr (L < 2) return vmlaq_lane_f32(acc, a, vget_low_f32(b), L);
+  else return vmlaq_lane_f32(acc, a, vget_high_f32(b), L - 2);
 #endif
 }
 
