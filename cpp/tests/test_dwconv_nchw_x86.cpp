@@ -158,7 +158,7 @@ TEST(DwconvNchwX86, NanStaysInItsReceptiveField) {
   select_isa(test::isas().back());
 }
 
-// The anchors' shapes get the specialised kernels, narrow maps the 256-bit ones on AVX-512, and
+// The anchors' shapes get the specialised kernels, narrow maps the row-pair ones on AVX-512, and
 // everything else the generic SIMD kernel: never the reference.
 TEST(DwconvNchwX86, ChoosesTheSpecialisedKernels) {
   struct Want {
@@ -181,7 +181,7 @@ TEST(DwconvNchwX86, ChoosesTheSpecialisedKernels) {
     ConvParams p;
     p.padding = Padding::symmetric(1, 1);
     EXPECT_EQ(kernel_name(Op::Depthwise, {1, 960, 7, 7}, {960, 1, 3, 3}, p),
-              isa + "/dwconv_3x3s1_nchw" + (isa == "avx512" ? "_ymm" : ""));
+              isa + "/dwconv_3x3s1_nchw" + (isa == "avx512" ? "_pairs" : ""));
   }
   select_isa(test::isas().back());
 }

@@ -42,11 +42,10 @@ DSCONV_DWNCHW_DECLARE(dwconv_3x3s2_nchw_avx512);
 DSCONV_DWNCHW_DECLARE(dwconv_5x5s1_nchw_avx512);
 DSCONV_DWNCHW_DECLARE(dwconv_5x5s2_nchw_avx512);
 DSCONV_DWNCHW_DECLARE(dwconv_generic_nchw_avx512);
-DSCONV_DWNCHW_DECLARE(dwconv_3x3s1_nchw_avx512_ymm);
-DSCONV_DWNCHW_DECLARE(dwconv_3x3s2_nchw_avx512_ymm);
-DSCONV_DWNCHW_DECLARE(dwconv_5x5s1_nchw_avx512_ymm);
-DSCONV_DWNCHW_DECLARE(dwconv_5x5s2_nchw_avx512_ymm);
-DSCONV_DWNCHW_DECLARE(dwconv_generic_nchw_avx512_ymm);
+DSCONV_DWNCHW_DECLARE(dwconv_3x3s1_nchw_avx512_pairs);
+DSCONV_DWNCHW_DECLARE(dwconv_3x3s2_nchw_avx512_pairs);
+DSCONV_DWNCHW_DECLARE(dwconv_5x5s1_nchw_avx512_pairs);
+DSCONV_DWNCHW_DECLARE(dwconv_5x5s2_nchw_avx512_pairs);
 #undef DSCONV_DWNCHW_DECLARE
 
 namespace dwnchw {
@@ -104,14 +103,6 @@ struct Avx2 {
 };
 
 #if defined(__AVX512F__)
-// 256-bit vectors whose tail stores use an AVX-512 mask: the AVX-512 kernels for maps at most
-// 8 wide, where a 512-bit vector would be mostly idle lanes.
-struct Ymm512 : Avx2 {
-  static DWNCHW_INLINE void store_first(float* p, V v, int64_t count) {
-    _mm512_mask_storeu_ps(p, __mmask16((1u << count) - 1u), _mm512_castps256_ps512(v));
-  }
-};
-
 struct Zmm {
   using V = __m512;
   using Mask = __mmask16;
@@ -319,7 +310,7 @@ struct Fixed {
     constexpr int T = (RT - 1) * S + KH;  // input rows of the tile
     constexpr int NL = loads<O>();
     typename O::Mask mk[NL];
-    static_for<NL>([&](auto l) {
+    static_for<NL>([&](auto l) DWNCHW_LAMBDA_INLINE {
       if constexpr (Edge)
         mk[l.value] = O::mask_from_bits(b.bits[l.value]);
       else if constexpr (lanes<O>(l.value) < O::N)
@@ -334,38 +325,38 @@ struct Fixed {
     };
     const int64_t first = b.col * S - pad_left;
     V acc[RT][Split];
-    static_for<RT>([&](auto r) {
+    static_for<RT>([&](auto r) DWNCHW_LAMBDA_INLINE {
       acc[r.value][0] = bv;
-      static_for<Split - 1>([&](auto k) { acc[r.value][k.value + 1] = O::zero(); });
+      static_for<Split - 1>([&](auto k) DWNCHW_LAMBDA_INLINE { acc[r.value][k.value + 1] = O::zero(); });
     });
     // Tap (i, j) of output row r reads tile row r*S + i.
     auto feed = [&](auto tr, auto j, V xv) DWNCHW_LAMBDA_INLINE {
       constexpr int TR = decltype(tr)::value, J = decltype(j)::value;
-      static_for<RT>([&](auto r) {
+      static_for<RT>([&](auto r) DWNCHW_LAMBDA_INLINE {
         constexpr int i = TR - r.value * S;
         if constexpr (i >= 0 && i < KH) acc[r.value][i % Split] = O::fmadd(xv, wv[i * KW + J], acc[r.value][i % Split]);
       });
     };
-    static_for<T>([&](auto tr) {
+    static_for<T>([&](auto tr) DWNCHW_LAMBDA_INLINE {
       const float* row = rows[tr.value] + first;
       using I0 = std::integral_constant<int, 0>;
       using I1 = std::integral_constant<int, 1>;
       using I2 = std::integral_constant<int, 2>;
       if constexpr (O::kShifts && S == 1) {
         const V a = load(row, I0{}), b2 = load(row, I1{});
-        static_for<KW>([&](auto j) { feed(tr, j, O::template shift<decltype(j)::value>(a, b2)); });
+        static_for<KW>([&](auto j) DWNCHW_LAMBDA_INLINE { feed(tr, j, O::template shift<decltype(j)::value>(a, b2)); });
       } else if constexpr (O::kShifts) {
         V even, odd;
         O::deinterleave(load(row, I0{}), load(row, I1{}), even, odd);
         const V c = load(row, I2{});
-        static_for<KW>([&](auto j) {
+        static_for<KW>([&](auto j) DWNCHW_LAMBDA_INLINE {
           constexpr int J = decltype(j)::value;
           feed(tr, j, O::template shift_in_pairs<J / 2, J % 2>(J % 2 ? odd : even, c));
         });
       } else if constexpr (S == 1) {
-        static_for<KW>([&](auto j) { feed(tr, j, load(row, j)); });
+        static_for<KW>([&](auto j) DWNCHW_LAMBDA_INLINE { feed(tr, j, load(row, j)); });
       } else {
-        static_for<(KW + 1) / 2>([&](auto q) {
+        static_for<(KW + 1) / 2>([&](auto q) DWNCHW_LAMBDA_INLINE {
           constexpr int j = 2 * q.value;
           V even, odd;
           O::deinterleave(load(row, std::integral_constant<int, j>{}), load(row, std::integral_constant<int, j + 1>{}),
@@ -375,9 +366,9 @@ struct Fixed {
         });
       }
     });
-    static_for<RT>([&](auto r) {
+    static_for<RT>([&](auto r) DWNCHW_LAMBDA_INLINE {
       V sum = acc[r.value][0];
-      static_for<Split - 1>([&](auto k) { sum = O::add(sum, acc[r.value][k.value + 1]); });
+      static_for<Split - 1>([&](auto k) DWNCHW_LAMBDA_INLINE { sum = O::add(sum, acc[r.value][k.value + 1]); });
       store<O>(y + r.value * wo + b.col, epi.template apply<A>(sum), b.count);
     });
   }
@@ -389,7 +380,7 @@ struct Fixed {
     constexpr int T = (RT - 1) * S + KH;
     const float* rows[T];
     const int64_t ih0 = oh * S - p.pad_top;
-    static_for<T>([&](auto t) { rows[t.value] = p.row(ih0 + t.value); });
+    static_for<T>([&](auto t) DWNCHW_LAMBDA_INLINE { rows[t.value] = p.row(ih0 + t.value); });
     float* y = yc + oh * wo;
     for (int64_t i = 0; i < p.n_blocks; ++i) {
       const ColBlock& b = p.blocks[i];
@@ -406,16 +397,92 @@ struct Fixed {
                       const Epilogue<O>& epi, const ConvGeometry& g) {
     using V = typename O::V;
     V wv[KH * KW];
-    static_for<KH * KW>([&](auto k) { wv[k.value] = O::set1(wt[k.value]); });
+    static_for<KH * KW>([&](auto k) DWNCHW_LAMBDA_INLINE { wv[k.value] = O::set1(wt[k.value]); });
     const V bv = O::set1(bias);
     int64_t oh = oh_begin;
     for (; oh + R <= oh_end; oh += R) tile<O, A, R>(p, oh, wv, bv, yc, g.wo, epi);
     const int64_t rest = oh_end - oh;
-    static_for<R - 1>([&](auto r) {
+    static_for<R - 1>([&](auto r) DWNCHW_LAMBDA_INLINE {
       if (rest == r.value + 1) tile<O, A, r.value + 1>(p, oh, wv, bv, yc, g.wo, epi);
     });
   }
 };
+
+#if defined(__AVX512F__)
+// Maps at most 8 wide on AVX-512: two output rows per vector (lanes 0-7 row r, lanes 8-15 row
+// r + 1), so a 7-wide map fills 14 of 16 lanes instead of 7. Each tap's vector is two masked
+// loads (row pair (a, a + S) of the input); stride 2 loads 16 columns of each row and keeps the
+// even ones with one permute. A tile holds R such row pairs.
+template <int KH, int KW, int S, int R>
+struct Paired {
+  static_assert(KW <= kMaxLoads, "one mask per tap column");
+  static constexpr int kLanes = S == 1 ? 8 : 16;  // columns one load reads from one row
+
+  template <class O>
+  static void plan(const ConvGeometry& g, std::vector<ColBlock>& out) {
+    ColBlock b;
+    b.count = g.wo;
+    for (int j = 0; j < KW; ++j) {
+      const int64_t start = j - g.pad_left;
+      const int64_t lo = std::clamp<int64_t>(-start, 0, kLanes), hi = std::clamp<int64_t>(g.w - start, 0, kLanes);
+      b.bits[j] = hi > lo ? ((1u << hi) - 1u) & ~((1u << lo) - 1u) : 0u;
+    }
+    out.assign(1, b);
+  }
+
+  // VT row pairs: output rows oh + 2v (low half) and oh + 2v + 1 (high half, if < oh + rows).
+  template <Act A, int VT>
+  static DWNCHW_INLINE void tile(const Plane& p, int64_t oh, int64_t rows, const __m512* wv, __m512 bv, float* yc,
+                                 int64_t wo, const Epilogue<Zmm>& epi) {
+    constexpr int T = (VT - 1) * 2 * S + KH;  // row pairs read
+    const ColBlock& b = p.blocks[0];
+    const int64_t ih0 = oh * S - p.pad_top;
+    __m512 acc[VT][2];
+    static_for<VT>([&](auto v) DWNCHW_LAMBDA_INLINE { acc[v.value][0] = bv, acc[v.value][1] = Zmm::zero(); });
+    const __m512i even_pairs = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    static_for<T>([&](auto t) DWNCHW_LAMBDA_INLINE {
+      const float* ra = p.row(ih0 + t.value) - p.pad_left;
+      const float* rb = p.row(ih0 + t.value + S) - p.pad_left;
+      static_for<KW>([&](auto j) DWNCHW_LAMBDA_INLINE {
+        constexpr int J = decltype(j)::value;
+        __m512 xv;
+        if constexpr (S == 1) {
+          const __mmask16 m = __mmask16(b.bits[J]);
+          xv = _mm512_mask_loadu_ps(_mm512_maskz_loadu_ps(m, ra + J), __mmask16(m << 8), rb + J - 8);
+        } else {
+          const __mmask16 m = __mmask16(b.bits[J]);
+          xv = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(m, ra + J), even_pairs, _mm512_maskz_loadu_ps(m, rb + J));
+        }
+        static_for<VT>([&](auto v) DWNCHW_LAMBDA_INLINE {
+          constexpr int i = decltype(t)::value - v.value * 2 * S;
+          if constexpr (i >= 0 && i < KH) acc[v.value][i % 2] = Zmm::fmadd(xv, wv[i * KW + J], acc[v.value][i % 2]);
+        });
+      });
+    });
+    const __mmask16 low = __mmask16((1u << wo) - 1u);
+    static_for<VT>([&](auto v) DWNCHW_LAMBDA_INLINE {
+      const __m512 out = epi.template apply<A>(Zmm::add(acc[v.value][0], acc[v.value][1]));
+      float* y = yc + (oh + 2 * v.value) * wo;
+      _mm512_mask_storeu_ps(y, low, out);
+      if (2 * v.value + 1 < rows) _mm512_mask_storeu_ps(y + wo - 8, __mmask16(low << 8), out);
+    });
+  }
+
+  template <class O, Act A>
+  static void channel(const Plane& p, const float* wt, float bias, float* yc, int64_t oh_begin, int64_t oh_end,
+                      const Epilogue<O>& epi, const ConvGeometry& g) {
+    __m512 wv[KH * KW];
+    static_for<KH * KW>([&](auto k) DWNCHW_LAMBDA_INLINE { wv[k.value] = Zmm::set1(wt[k.value]); });
+    const __m512 bv = Zmm::set1(bias);
+    int64_t oh = oh_begin;
+    for (; oh + 2 * R <= oh_end; oh += 2 * R) tile<A, R>(p, oh, 2 * R, wv, bv, yc, g.wo, epi);
+    const int64_t rest = oh_end - oh;
+    static_for<R>([&](auto v) DWNCHW_LAMBDA_INLINE {
+      if ((rest + 1) / 2 == v.value + 1 && rest > 0) tile<A, v.value + 1>(p, oh, rest, wv, bv, yc, g.wo, epi);
+    });
+  }
+};
+#endif
 
 // ------------------------------------------------------------------ generic kernel
 // Any kernel size and dilation; stride SW along the width (1, 2, or 0: any, gathered). One
