@@ -158,8 +158,8 @@ TEST(DwconvNchwX86, NanStaysInItsReceptiveField) {
   select_isa(test::isas().back());
 }
 
-// The anchors' shapes get the specialised kernels, narrow maps the row-pair ones on AVX-512, and
-// everything else the generic SIMD kernel: never the reference.
+// The anchors' shapes get the specialised kernels, stride 2 onto narrow maps the row-pair ones on
+// AVX-512, and everything else the generic SIMD kernel: never the reference.
 TEST(DwconvNchwX86, ChoosesTheSpecialisedKernels) {
   struct Want {
     int64_t c, hw, k, s;
@@ -180,8 +180,9 @@ TEST(DwconvNchwX86, ChoosesTheSpecialisedKernels) {
     }
     ConvParams p;
     p.padding = Padding::symmetric(1, 1);
-    EXPECT_EQ(kernel_name(Op::Depthwise, {1, 960, 7, 7}, {960, 1, 3, 3}, p),
-              isa + "/dwconv_3x3s1_nchw" + (isa == "avx512" ? "_pairs" : ""));
+    p.stride_h = p.stride_w = 2;
+    EXPECT_EQ(kernel_name(Op::Depthwise, {1, 576, 14, 14}, {576, 1, 3, 3}, p),
+              isa + "/dwconv_3x3s2_nchw" + (isa == "avx512" ? "_pairs" : ""));
   }
   select_isa(test::isas().back());
 }

@@ -42,9 +42,7 @@ DSCONV_DWNCHW_DECLARE(dwconv_3x3s2_nchw_avx512);
 DSCONV_DWNCHW_DECLARE(dwconv_5x5s1_nchw_avx512);
 DSCONV_DWNCHW_DECLARE(dwconv_5x5s2_nchw_avx512);
 DSCONV_DWNCHW_DECLARE(dwconv_generic_nchw_avx512);
-DSCONV_DWNCHW_DECLARE(dwconv_3x3s1_nchw_avx512_pairs);
 DSCONV_DWNCHW_DECLARE(dwconv_3x3s2_nchw_avx512_pairs);
-DSCONV_DWNCHW_DECLARE(dwconv_5x5s1_nchw_avx512_pairs);
 DSCONV_DWNCHW_DECLARE(dwconv_5x5s2_nchw_avx512_pairs);
 #undef DSCONV_DWNCHW_DECLARE
 
@@ -409,14 +407,16 @@ struct Fixed {
 };
 
 #if defined(__AVX512F__)
-// Maps at most 8 wide on AVX-512: two output rows per vector (lanes 0-7 row r, lanes 8-15 row
-// r + 1), so a 7-wide map fills 14 of 16 lanes instead of 7. Each tap's vector is two masked
-// loads (row pair (a, a + S) of the input); stride 2 loads 16 columns of each row and keeps the
-// even ones with one permute. A tile holds R such row pairs.
-template <int KH, int KW, int S, int R>
+// Stride 2 onto maps at most 8 wide on AVX-512: two output rows per vector (lanes 0-7 row r,
+// lanes 8-15 row r + 1), so a 7-wide output fills 14 of 16 lanes instead of 7. Each tap's
+// vector is two masked loads of 16 columns, from input rows a and a + 2, whose even columns one
+// permute gathers. A tile holds R such row pairs. (At stride 1 the single-row kernel wins: it
+// needs one load per row where this needs two per tap.)
+template <int KH, int KW, int R>
 struct Paired {
+  static constexpr int S = 2;
   static_assert(KW <= kMaxLoads, "one mask per tap column");
-  static constexpr int kLanes = S == 1 ? 8 : 16;  // columns one load reads from one row
+  static constexpr int kLanes = 16;  // columns one load reads from one row
 
   template <class O>
   static void plan(const ConvGeometry& g, std::vector<ColBlock>& out) {
@@ -445,14 +445,9 @@ struct Paired {
       const float* rb = p.row(ih0 + t.value + S) - p.pad_left;
       static_for<KW>([&](auto j) DWNCHW_LAMBDA_INLINE {
         constexpr int J = decltype(j)::value;
-        __m512 xv;
-        if constexpr (S == 1) {
-          const __mmask16 m = __mmask16(b.bits[J]);
-          xv = _mm512_mask_loadu_ps(_mm512_maskz_loadu_ps(m, ra + J), __mmask16(m << 8), rb + J - 8);
-        } else {
-          const __mmask16 m = __mmask16(b.bits[J]);
-          xv = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(m, ra + J), even_pairs, _mm512_maskz_loadu_ps(m, rb + J));
-        }
+        const __mmask16 m = __mmask16(b.bits[J]);
+        const __m512 xv =
+            _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(m, ra + J), even_pairs, _mm512_maskz_loadu_ps(m, rb + J));
         static_for<VT>([&](auto v) DWNCHW_LAMBDA_INLINE {
           constexpr int i = decltype(t)::value - v.value * 2 * S;
           if constexpr (i >= 0 && i < KH) acc[v.value][i % 2] = Zmm::fmadd(xv, wv[i * KW + J], acc[v.value][i % 2]);

@@ -11,7 +11,7 @@ void dwconv_3x3s2_nchw_avx512(const ConvGeometry& g, const WorkRange& r, const f
 
 void dwconv_3x3s2_nchw_avx512_pairs(const ConvGeometry& g, const WorkRange& r, const float* x, const float* w,
                                 const float* bias, const Activation& act, float* y) {
-  dwnchw::run<dwnchw::Zmm, dwnchw::Paired<3,3,2,4>>(g, r, x, w, bias, act, y);
+  dwnchw::run<dwnchw::Zmm, dwnchw::Paired<3,3,4>>(g, r, x, w, bias, act, y);
 }
 
 }  // namespace dsconv::detail

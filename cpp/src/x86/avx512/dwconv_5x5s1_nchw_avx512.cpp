@@ -1,5 +1,4 @@
-// dwconv NCHW on avx512: 5x5 at stride 1, tiles of up to 4 output rows (x86/dwconv_nchw_simd.hpp);
-// the _pairs variant packs two output rows per vector for maps at most 8 wide.
+// dwconv NCHW on avx512: 5x5 at stride 1, tiles of up to 4 output rows (x86/dwconv_nchw_simd.hpp).
 #include "x86/dwconv_nchw_simd.hpp"
 
 namespace dsconv::detail {
@@ -7,11 +6,6 @@ namespace dsconv::detail {
 void dwconv_5x5s1_nchw_avx512(const ConvGeometry& g, const WorkRange& r, const float* x, const float* w,
                           const float* bias, const Activation& act, float* y) {
   dwnchw::run<dwnchw::Zmm, dwnchw::Fixed<5,5,1,4, 2>>(g, r, x, w, bias, act, y);
-}
-
-void dwconv_5x5s1_nchw_avx512_pairs(const ConvGeometry& g, const WorkRange& r, const float* x, const float* w,
-                                const float* bias, const Activation& act, float* y) {
-  dwnchw::run<dwnchw::Zmm, dwnchw::Paired<5,5,1,4>>(g, r, x, w, bias, act, y);
 }
 
 }  // namespace dsconv::detail

@@ -11,7 +11,7 @@ void dwconv_5x5s2_nchw_avx512(const ConvGeometry& g, const WorkRange& r, const f
 
 void dwconv_5x5s2_nchw_avx512_pairs(const ConvGeometry& g, const WorkRange& r, const float* x, const float* w,
                                 const float* bias, const Activation& act, float* y) {
-  dwnchw::run<dwnchw::Zmm, dwnchw::Paired<5,5,2,4>>(g, r, x, w, bias, act, y);
+  dwnchw::run<dwnchw::Zmm, dwnchw::Paired<5,5,4>>(g, r, x, w, bias, act, y);
 }
 
 }  // namespace dsconv::detail

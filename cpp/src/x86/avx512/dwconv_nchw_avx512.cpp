@@ -1,6 +1,6 @@
 // dwconv NCHW on avx512: packing (PyTorch's layout: each channel's kh*kw taps contiguous, which
-// is what the kernels broadcast from) and the choice of kernel for a geometry. Maps at most 8
-// wide get the _pairs variants (two output rows per vector): one row would leave half the lanes idle.
+// is what the kernels broadcast from) and the choice of kernel for a geometry. Stride 2 onto
+// maps at most 8 wide gets the _pairs variants (two output rows per vector).
 #include <cstring>
 
 #include "x86/dwconv_nchw_simd.hpp"
@@ -20,15 +20,11 @@ KernelChoice select(const ConvGeometry& g) {
   const bool unit_dilation = g.dh == 1 && g.dw == 1;
   const bool square_stride = g.sh == g.sw && g.sh <= 2;
   if (unit_dilation && square_stride && g.kh == g.kw && (g.kh == 3 || g.kh == 5)) {
-    if (g.kh == 3 && g.sh == 1)
-      return narrow ? KernelChoice{"avx512/dwconv_3x3s1_nchw_pairs", dwconv_3x3s1_nchw_avx512_pairs}
-                    : KernelChoice{"avx512/dwconv_3x3s1_nchw", dwconv_3x3s1_nchw_avx512};
+    if (g.kh == 3 && g.sh == 1) return {"avx512/dwconv_3x3s1_nchw", dwconv_3x3s1_nchw_avx512};
+    if (g.kh == 5 && g.sh == 1) return {"avx512/dwconv_5x5s1_nchw", dwconv_5x5s1_nchw_avx512};
     if (g.kh == 3)
       return narrow ? KernelChoice{"avx512/dwconv_3x3s2_nchw_pairs", dwconv_3x3s2_nchw_avx512_pairs}
                     : KernelChoice{"avx512/dwconv_3x3s2_nchw", dwconv_3x3s2_nchw_avx512};
-    if (g.sh == 1)
-      return narrow ? KernelChoice{"avx512/dwconv_5x5s1_nchw_pairs", dwconv_5x5s1_nchw_avx512_pairs}
-                    : KernelChoice{"avx512/dwconv_5x5s1_nchw", dwconv_5x5s1_nchw_avx512};
     return narrow ? KernelChoice{"avx512/dwconv_5x5s2_nchw_pairs", dwconv_5x5s2_nchw_avx512_pairs}
                   : KernelChoice{"avx512/dwconv_5x5s2_nchw", dwconv_5x5s2_nchw_avx512};
   }
