@@ -354,55 +354,141 @@ void panel_pack(const WeightDims& d, const float* w, float* out) {
   }
 }
 
-// One tap: xp[k] is pixel k's input at channel 0 of the group, cs the channel stride. With
-// Interior false, a pixel whose `ok` mask is none (padding, or past the row's end) contributes
-// a zero broadcast; its pointer is still a valid address.
-template <class S, int MR, bool Interior>
+// One tap: xp[k] is pixel k's input at channel 0 of the group, cs the channel stride; NV
+// vectors of channels (the whole panel, or one half of it). With Interior false, a pixel whose
+// `ok` mask is none (padding) contributes a zero broadcast; its pointer is still a valid
+// address.
+template <class S, int MR, int NV, bool Interior>
 inline void bcast_tap(typename S::V* acc, const float* const* xp, const typename S::M* ok, const float* wt,
                       int64_t cin_g, int64_t cs) {
   using V = typename S::V;
   constexpr int L = S::L, P = 2 * L;
   for (int64_t c = 0, off = 0; c < cin_g; ++c, off += cs) {
-    const V w0 = S::loadu(wt + c * P), w1 = S::loadu(wt + c * P + L);
-#pragma GCC unroll 16
+    V w[NV];
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) w[v] = S::loadu(wt + c * P + v * L);
+#pragma GCC unroll 32
     for (int k = 0; k < MR; ++k) {
       const V b = Interior ? S::bcast(xp[k] + off) : S::bcast_masked(ok[k], xp[k] + off);
-      acc[2 * k] = S::fma(b, w0, acc[2 * k]);
-      acc[2 * k + 1] = S::fma(b, w1, acc[2 * k + 1]);
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v) acc[NV * k + v] = S::fma(b, w[v], acc[NV * k + v]);
     }
   }
 }
 
 // A tile whose every receptive field lies inside the image: the whole reduction as one loop
 // over (tap, channel), the input offsets of which come from a table shared by every pixel.
-template <class S, int MR>
-inline void bcast_flat(typename S::V* acc, const float* const* xp, const int64_t* offs, const float* wt, int64_t k) {
+template <class S, int MR, int NV>
+inline void bcast_flat(typename S::V* acc, const float* const* xp, const int64_t* offs, const float* wt, int64_t steps) {
   using V = typename S::V;
   constexpr int L = S::L, P = 2 * L;
-  for (int64_t t = 0; t < k; ++t) {
+  for (int64_t t = 0; t < steps; ++t) {
     const int64_t off = offs[t];
-    const V w0 = S::loadu(wt + t * P), w1 = S::loadu(wt + t * P + L);
-#pragma GCC unroll 16
-    for (int k2 = 0; k2 < MR; ++k2) {
-      const V b = S::bcast(xp[k2] + off);
-      acc[2 * k2] = S::fma(b, w0, acc[2 * k2]);
-      acc[2 * k2 + 1] = S::fma(b, w1, acc[2 * k2 + 1]);
+    V w[NV];
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) w[v] = S::loadu(wt + t * P + v * L);
+#pragma GCC unroll 32
+    for (int k = 0; k < MR; ++k) {
+      const V b = S::bcast(xp[k] + off);
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v) acc[NV * k + v] = S::fma(b, w[v], acc[NV * k + v]);
+    }
+  }
+}
+
+// What every tile of one conv_bcast call shares.
+template <class S>
+struct BcastCall {
+  const ConvGeometry& g;
+  const Epilogue<S>& epi;
+  int64_t cin_g, rs, ps, cs, span_h, span_w, steps;
+  const int64_t* offs;  // null when the table did not fit
+};
+
+// One tile: MR flattened output pixels from p0 (npx of them real) x NV vectors of channels
+// starting at weight lane `base` of the panel; lanes [a, a + n) of those are stored.
+template <class S, int MR, int NV, bool Nchw>
+void bcast_tile(const BcastCall<S>& cl, const float* xg, const float* wt, int64_t p0, int npx, int64_t oc_base,
+                int64_t a, int64_t n, const float* bias, float* y) {
+  using V = typename S::V;
+  using M = typename S::M;
+  constexpr int L = S::L;
+  const ConvGeometry& g = cl.g;
+  // Top-left input corner of each pixel's receptive field (pixels past the end repeat the
+  // last one: computed, never stored).
+  int64_t ih0[MR], iw0[MR];
+  bool inside = cl.offs != nullptr;
+  const float* xb[MR];
+  for (int k = 0; k < MR; ++k) {
+    const int64_t pk = p0 + std::min(k, npx - 1);
+    ih0[k] = (pk / g.wo) * g.sh - g.pad_top;
+    iw0[k] = (pk % g.wo) * g.sw - g.pad_left;
+    inside = inside && ih0[k] >= 0 && ih0[k] + cl.span_h < g.h && iw0[k] >= 0 && iw0[k] + cl.span_w < g.w;
+    xb[k] = xg + ih0[k] * cl.rs + iw0[k] * cl.ps;
+  }
+  V acc[NV * MR];
+#pragma GCC unroll 32
+  for (int q = 0; q < NV * MR; ++q) acc[q] = S::zero();
+  if (inside) bcast_flat<S, MR, NV>(acc, xb, cl.offs, wt, cl.steps);
+  for (int64_t i = 0; i < g.kh && !inside; ++i)
+    for (int64_t j = 0; j < g.kw; ++j) {
+      const float* xp[MR];
+      M ok[MR];
+      bool interior = true, any = false;
+      for (int k = 0; k < MR; ++k) {
+        const int64_t ih = ih0[k] + i * g.dh, iw = iw0[k] + j * g.dw;
+        const bool in = ih >= 0 && ih < g.h && iw >= 0 && iw < g.w;
+        xp[k] = in ? xg + ih * cl.rs + iw * cl.ps : xg;
+        ok[k] = in ? S::full() : S::none();
+        interior = interior && in;
+        any = any || in;
+      }
+      const float* wtap = wt + (i * g.kw + j) * cl.cin_g * 2 * L;
+      if (interior)
+        bcast_tap<S, MR, NV, true>(acc, xp, ok, wtap, cl.cin_g, cl.cs);
+      else if (any)
+        bcast_tap<S, MR, NV, false>(acc, xp, ok, wtap, cl.cin_g, cl.cs);
+    }
+  M m[NV];
+  V b[NV];
+  for (int v = 0; v < NV; ++v) {
+    m[v] = S::range(a - v * L, a + n - v * L);
+    b[v] = bias ? S::maskz_load(m[v], bias + oc_base + v * L) : S::zero();
+  }
+  if (Nchw) {
+    // Transpose through the stack: channel lanes become runs of the output planes.
+    const int64_t plane = g.ho * g.wo;
+    alignas(64) float tmp[MR][NV * L];
+#pragma GCC unroll 32
+    for (int k = 0; k < MR; ++k)
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v) S::storeu(tmp[k] + v * L, cl.epi(S::add(acc[NV * k + v], b[v])));
+    for (int64_t lane = a; lane < a + n; ++lane) {
+      float* yr = y + (oc_base + lane) * plane + p0;
+      for (int k = 0; k < npx; ++k) yr[k] = tmp[k][lane];
+    }
+  } else {
+#pragma GCC unroll 32
+    for (int k = 0; k < MR; ++k) {
+      if (k >= npx) break;
+      float* yp = y + (p0 + k) * g.cout + oc_base;
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v) S::mask_store(yp + v * L, m[v], cl.epi(S::add(acc[NV * k + v], b[v])));
     }
   }
 }
 
 // Tiles run over the flattened output pixels (oh, ow) of the work range, so narrow rows fill
 // whole tiles; pixels are taken in chunks so that a chunk's input rows stay in cache while
-// every channel panel passes over them.
-template <class S, int MR, bool Nchw>
+// every channel panel passes over them. A tile whose channels lie in one half of the panel
+// (Cout 16, a panel's tail, small groups) runs with one vector of channels and MR1 pixels.
+template <class S, int MR, int MR1, bool Nchw>
 void conv_bcast(const ConvGeometry& g, const WorkRange& r, const float* x, const float* wp, const float* bias,
                 const Activation& act, float* y) {
-  using V = typename S::V;
-  using M = typename S::M;
   constexpr int L = S::L, P = 2 * L;
   constexpr int64_t kChunk = 16 * MR;
   const int64_t cin_g = g.cin_per_group(), cout_g = g.cout_per_group(), taps = g.kh * g.kw;
-  const int64_t panel_stride = taps * cin_g * P, plane = g.ho * g.wo;
+  const int64_t panel_stride = taps * cin_g * P;
   // Input addressing: pixel (ih, iw) of channel c of the group is at ih*rs + iw*ps + c*cs.
   const int64_t cs = Nchw ? g.h * g.w : 1, ps = Nchw ? 1 : g.cin, rs = g.w * ps;
   const int64_t group_stride = Nchw ? cin_g * g.h * g.w : cin_g;
@@ -411,81 +497,30 @@ void conv_bcast(const ConvGeometry& g, const WorkRange& r, const float* x, const
   // Offsets of the (tap, channel) reduction steps from a pixel's receptive-field corner, for
   // the interior tiles (when the table fits on the stack).
   constexpr int64_t kMaxSteps = 2048;
-  const int64_t k_total = taps * cin_g, span_h = (g.kh - 1) * g.dh, span_w = (g.kw - 1) * g.dw;
-  const bool flat = k_total <= kMaxSteps;
+  const int64_t steps = taps * cin_g;
   int64_t offs[kMaxSteps];
-  if (flat)
+  if (steps <= kMaxSteps)
     for (int64_t i = 0, t = 0; i < g.kh; ++i)
       for (int64_t j = 0; j < g.kw; ++j)
         for (int64_t c = 0; c < cin_g; ++c) offs[t++] = i * g.dh * rs + j * g.dw * ps + c * cs;
+  const BcastCall<S> cl{g, epi, cin_g, rs, ps, cs, (g.kh - 1) * g.dh, (g.kw - 1) * g.dw, steps,
+                        steps <= kMaxSteps ? offs : nullptr};
   for (int64_t chunk = p_begin; chunk < p_end; chunk += kChunk) {
     const int64_t chunk_end = std::min(p_end, chunk + kChunk);
     for (int64_t oc0 = r.oc_begin; oc0 < r.oc_end;) {
       const int64_t grp = oc0 / cout_g, panel = oc0 / P, a = oc0 % P;
       const int64_t n = std::min({r.oc_end, (grp + 1) * cout_g, (panel + 1) * P}) - oc0;
-      const M m0 = S::range(a, a + n), m1 = S::range(a - L, a + n - L);
       const float* xg = x + grp * group_stride;
       const float* wpp = wp + panel * panel_stride;
-      const V b0 = bias ? S::maskz_load(m0, bias + panel * P) : S::zero();
-      const V b1 = bias ? S::maskz_load(m1, bias + panel * P + L) : S::zero();
-      for (int64_t p0 = chunk; p0 < chunk_end; p0 += MR) {
-        const int npx = int(std::min<int64_t>(MR, chunk_end - p0));
-        // Top-left input corner of each pixel's receptive field (pixels past the end repeat
-        // the last one: computed, never stored).
-        int64_t ih0[MR], iw0[MR];
-        bool inside = flat;
-        const float* xb[MR];
-        for (int k = 0; k < MR; ++k) {
-          const int64_t pk = p0 + std::min(k, npx - 1);
-          ih0[k] = (pk / g.wo) * g.sh - g.pad_top;
-          iw0[k] = (pk % g.wo) * g.sw - g.pad_left;
-          inside = inside && ih0[k] >= 0 && ih0[k] + span_h < g.h && iw0[k] >= 0 && iw0[k] + span_w < g.w;
-          xb[k] = xg + ih0[k] * rs + iw0[k] * ps;
-        }
-        V acc[2 * MR];
-#pragma GCC unroll 32
-        for (int q = 0; q < 2 * MR; ++q) acc[q] = S::zero();
-        if (inside) bcast_flat<S, MR>(acc, xb, offs, wpp, k_total);
-        for (int64_t i = 0; i < g.kh && !inside; ++i)
-          for (int64_t j = 0; j < g.kw; ++j) {
-            const float* xp[MR];
-            M ok[MR];
-            bool interior = true, any = false;
-            for (int k = 0; k < MR; ++k) {
-              const int64_t ih = ih0[k] + i * g.dh, iw = iw0[k] + j * g.dw;
-              const bool in = ih >= 0 && ih < g.h && iw >= 0 && iw < g.w;
-              xp[k] = in ? xg + ih * rs + iw * ps : xg;
-              ok[k] = in ? S::full() : S::none();
-              interior = interior && in;
-              any = any || in;
-            }
-            const float* wt = wpp + (i * g.kw + j) * cin_g * P;
-            if (interior)
-              bcast_tap<S, MR, true>(acc, xp, ok, wt, cin_g, cs);
-            else if (any)
-              bcast_tap<S, MR, false>(acc, xp, ok, wt, cin_g, cs);
-          }
-        if (Nchw) {
-          // Transpose through the stack: channel lanes become runs of the output planes.
-          alignas(64) float tmp[MR][P];
-#pragma GCC unroll 16
-          for (int k = 0; k < MR; ++k) {
-            S::storeu(tmp[k], epi(S::add(acc[2 * k], b0)));
-            S::storeu(tmp[k] + L, epi(S::add(acc[2 * k + 1], b1)));
-          }
-          for (int64_t lane = a; lane < a + n; ++lane) {
-            float* yr = y + (panel * P + lane) * plane + p0;
-            for (int k = 0; k < npx; ++k) yr[k] = tmp[k][lane];
-          }
-        } else {
-#pragma GCC unroll 16
-          for (int k = 0; k < MR; ++k) {
-            if (k >= npx) break;
-            float* yp = y + (p0 + k) * g.cout + panel * P;
-            S::mask_store(yp, m0, epi(S::add(acc[2 * k], b0)));
-            S::mask_store(yp + L, m1, epi(S::add(acc[2 * k + 1], b1)));
-          }
-        }
+      if (a / L == (a + n - 1) / L) {
+        const int64_t half = a / L;
+        for (int64_t p0 = chunk; p0 < chunk_end; p0 += MR1)
+          bcast_tile<S, MR1, 1, Nchw>(cl, xg, wpp + half * L, p0, int(std::min<int64_t>(MR1, chunk_end - p0)),
+                                      panel * P + half * L, a - half * L, n, bias, y);
+      } else {
+        for (int64_t p0 = chunk; p0 < chunk_end; p0 += MR)
+          bcast_tile<S, MR, 2, Nchw>(cl, xg, wpp, p0, int(std::min<int64_t>(MR, chunk_end - p0)), panel * P, a, n,
+                                     bias, y);
       }
       oc0 += n;
     }

@@ -9,11 +9,11 @@
 namespace dsconv::detail {
 namespace {
 
-constexpr int kNR = 4, kMR = 2, kBcastPixels = 6;
+constexpr int kNR = 4, kMR = 2, kBcastPixels = 6, kBcastPixelsHalf = 8;
 
 KernelChoice select(const ConvGeometry& g) {
   using namespace conv_simd;
-  if (nchw_prefers_bcast<Avx2>(g)) return {"avx2/conv_nchw_bcast", conv_bcast<Avx2, kBcastPixels, true>};
+  if (nchw_prefers_bcast<Avx2>(g)) return {"avx2/conv_nchw_bcast", conv_bcast<Avx2, kBcastPixels, kBcastPixelsHalf, true>};
   if (g.sw == 1) return {"avx2/conv_nchw_s1", conv_nchw<Avx2, Stride1, kNR, kMR>};
   if (g.sw == 2) return {"avx2/conv_nchw_s2", conv_nchw<Avx2, Stride2, kNR, kMR>};
   return {"avx2/conv_nchw_gather", conv_nchw<Avx2, StrideN, kNR, kMR>};

@@ -9,11 +9,11 @@
 namespace dsconv::detail {
 namespace {
 
-constexpr int kNR = 8, kMR = 3, kBcastPixels = 12;
+constexpr int kNR = 8, kMR = 3, kBcastPixels = 12, kBcastPixelsHalf = 12;
 
 KernelChoice select(const ConvGeometry& g) {
   using namespace conv_simd;
-  if (nchw_prefers_bcast<Avx512>(g)) return {"avx512/conv_nchw_bcast", conv_bcast<Avx512, kBcastPixels, true>};
+  if (nchw_prefers_bcast<Avx512>(g)) return {"avx512/conv_nchw_bcast", conv_bcast<Avx512, kBcastPixels, kBcastPixelsHalf, true>};
   if (g.sw == 1) return {"avx512/conv_nchw_s1", conv_nchw<Avx512, Stride1, kNR, kMR>};
   if (g.sw == 2) return {"avx512/conv_nchw_s2", conv_nchw<Avx512, Stride2, kNR, kMR>};
   return {"avx512/conv_nchw_gather", conv_nchw<Avx512, StrideN, kNR, kMR>};

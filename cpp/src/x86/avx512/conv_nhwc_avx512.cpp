@@ -9,7 +9,7 @@ namespace {
 
 KernelChoice select(const ConvGeometry& g) {
   using namespace conv_simd;
-  if (nhwc_uses_panels(g.cin_per_group())) return {"avx512/conv_nhwc_bcast", conv_bcast<Avx512, 12, false>};
+  if (nhwc_uses_panels(g.cin_per_group())) return {"avx512/conv_nhwc_bcast", conv_bcast<Avx512, 12, 12, false>};
   return {"avx512/conv_nhwc_dot", conv_nhwc<Avx512>};
 }
 
