@@ -199,7 +199,7 @@ struct Pointwise {
   }
   // The tile for `mr` pixels (1..MR_HWC) and `nv` vectors (1 or NV_HWC).
   static HwcFn hwc_fn(int64_t mr, int nv, bool masked) {
-    static_assert(NV_HWC == 1 || NV_HWC == 2, "panels hold one or two vectors");
+    static_assert(NV_HWC >= 1 && NV_HWC <= 3, "panels hold one or two vectors");
     using I = std::make_index_sequence<MR_HWC>;
     static const std::array<HwcFn, MR_HWC> rows[4] = {hwc_row<1, false>(I()), hwc_row<1, true>(I()),
                                                       hwc_row<NV_HWC, false>(I()), hwc_row<NV_HWC, true>(I())};

@@ -11,13 +11,13 @@ struct Avx512Config {
   using V = gemm::Avx512;
   static constexpr bool PAIRED = true;  // NHWC Cout <= 24: 8 channels x 2 inputs per vector
   static constexpr int PW = 32;
-  static constexpr int MR_HWC = 14;
+  static constexpr int MR_HWC = 7;
   static constexpr int MR_CHW = 8, NV_CHW = 3;
   static constexpr int64_t KC_HWC = 1024, MC_HWC = 112, KC_CHW = 256, MC_CHW = 384;
-  static constexpr const char* name_nhwc = "avx512/pwconv_nhwc_14x32";
+  static constexpr const char* name_nhwc = "avx512/pwconv_nhwc_7x32";
   static constexpr const char* name_nhwc_paired = "avx512/pwconv_nhwc_paired14x16";
   static constexpr const char* name_nchw = "avx512/pwconv_nchw_8x48";
-  static constexpr const char* name_nchw_t = "avx512/pwconv_nchw_t14x32";
+  static constexpr const char* name_nchw_t = "avx512/pwconv_nchw_t7x32";
 };
 
 }  // namespace
