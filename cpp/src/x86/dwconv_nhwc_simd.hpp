@@ -302,9 +302,9 @@ struct Kernel {
     finish<T>(g, b, e, acc, yp);
   }
 
-  // T output pixels near the left/right border: taps outside the input read zero columns.
-  // xr: input at kernel row i0, column 0, the block's first channel; col0: the input column of
-  // the first pixel's first tap (may be negative).
+  // T output pixels near the left/right border: taps outside the input read zero columns
+  // (loads with an empty mask). xr: input at kernel row i0, column 0, the block's first
+  // channel; col0: the input column of the first pixel's first tap (may be negative).
   template <int T>
   __attribute__((noinline)) static void edge_tile(const Geo& g, const Block<I>& b, const Epilogue<I>& e,
                                                   const float* xr, int64_t i0, int64_t i1, int64_t col0,
@@ -312,22 +312,47 @@ struct Kernel {
     Vec acc[T];
     start<T>(b, acc);
     const int64_t C = g.C, W = g.W;
-    const int64_t kw = S::fixed ? KW : g.kw, sw = S::fixed ? S::SW : g.sw, dw = S::fixed ? S::DW : g.dw;
-    const float* wr = b.w + i0 * kw * b.ws;
-    for (int64_t i = i0; i < i1; ++i, xr += g.rstep) {
-      for (int64_t j = 0; j < kw; ++j, wr += b.ws) {
-        const Vec wv = load_w(wr, b);
-#pragma GCC unroll 32
-        for (int t = 0; t < T; ++t) {
-          const int64_t col = col0 + t * sw + j * dw;
+    if constexpr (S::fixed) {
+      // Fixed shapes: one mask per footprint column, each column loaded once per kernel row.
+      constexpr int SW = S::SW, DW = S::DW;
+      constexpr int F = (T - 1) * SW + (KW - 1) * DW + 1;
+      const float* wr = b.w + i0 * KW * b.ws;
+      for (int64_t i = i0; i < i1; ++i, xr += g.rstep, wr += KW * b.ws) {
+        Vec wv[KW];
+#pragma GCC unroll 16
+        for (int j = 0; j < KW; ++j) wv[j] = load_w(wr + j * b.ws, b);
+#pragma GCC unroll 64
+        for (int q = 0; q < F; ++q) {
+          const int64_t col = col0 + q;
           const bool inside = uint64_t(col) < uint64_t(W);
-          acc[t] = I::fma(load_x(xr + (inside ? col : 0) * C, b, inside), wv, acc[t]);
+          Vec xv = load_x(xr + (inside ? col : 0) * C, b, inside);
+          asm("" : "+v"(xv));
+#pragma GCC unroll 32
+          for (int t = 0; t < T; ++t) {
+            const int jd = q - t * SW;
+            if (jd >= 0 && jd % DW == 0 && jd / DW < KW) acc[t] = I::fma(xv, wv[jd / DW], acc[t]);
+          }
+        }
+      }
+    } else {
+      const int64_t kw = g.kw, sw = g.sw, dw = g.dw;
+      const float* wr = b.w + i0 * kw * b.ws;
+      for (int64_t i = i0; i < i1; ++i, xr += g.rstep) {
+        for (int64_t j = 0; j < kw; ++j, wr += b.ws) {
+          const Vec wv = load_w(wr, b);
+#pragma GCC unroll 32
+          for (int t = 0; t < T; ++t) {
+            const int64_t col = col0 + t * sw + j * dw;
+            const bool inside = uint64_t(col) < uint64_t(W);
+            acc[t] = I::fma(load_x(xr + (inside ? col : 0) * C, b, inside), wv, acc[t]);
+          }
         }
       }
     }
     finish<T>(g, b, e, acc, yp);
   }
 
+  // Pixels [ow, end) in edge tiles of up to T.
   static void edge_span(const Geo& g, const Block<I>& b, const Epilogue<I>& e, const float* xr, int64_t i0,
                         int64_t i1, int64_t ow, int64_t end, float* yr) {
     constexpr int T = S::T;
@@ -339,8 +364,9 @@ struct Kernel {
       });
   }
 
-  // One output row of one channel block: left border, interior tiles, right border. Output
-  // columns [owl, owr) have every tap inside the input.
+  // One output row of one channel block: left border pixels [0, owl) in edge tiles, interior
+  // pixels [owl, owr) (every tap inside the input) in direct tiles of T and one narrower
+  // tile, right border pixels in edge tiles.
   __attribute__((noinline)) static void row(const Geo& g, const Block<I>& b, const Epilogue<I>& e,
                                             const float* x, int64_t oh, float* y, int64_t owl, int64_t owr) {
     constexpr int T = S::T;
@@ -388,6 +414,9 @@ constexpr int64_t kBandBytes = 256 * 1024;
 // Realign the channel blocks to the input's vector alignment (so no load splits a cache
 // line) when there are at least this many full vectors of channels: it costs one more block.
 constexpr int64_t kRealignMinVectors = 2;
+// Channel blocks per group, and the L1 bytes a group's kernel rows may take.
+constexpr int64_t kMaxGroup = 8;
+constexpr int64_t kGroupBytes = 16 * 1024;
 
 template <class I, class S, bool MULT>
 void run_blocks(const ConvGeometry& cg, const WorkRange& r, const float* x, const float* w, const float* bias,
@@ -419,34 +448,49 @@ void run_blocks(const ConvGeometry& cg, const WorkRange& r, const float* x, cons
     if (a % sizeof(float) == 0) shift = int64_t(a % (V * sizeof(float)) / sizeof(float));
   }
 
-  alignas(64) float wcopy[S::fixed ? S::KH * S::KW * V : 1];
+  // Channel groups: a group's kernel rows (kh input rows x W pixels x G vectors) stay in L1
+  // while the group walks down the band, and per pixel the group reads G adjacent vectors
+  // (whole cache lines, spread over all L1 sets whatever the channel stride).
+  const int64_t rows_bytes = ((g.kh - 1) * g.dh + 1) * g.W * V * int64_t(sizeof(float));
+  const int64_t group = std::max<int64_t>(1, std::min<int64_t>(kMaxGroup, kGroupBytes / rows_bytes));
+
+  Block<I> blocks[kMaxGroup];
+  alignas(64) float wcopy[kMaxGroup][S::fixed ? S::KH * S::KW * V : 1];
   for (int64_t ob = r.oh_begin; ob < r.oh_end; ob += band) {
     const int64_t oe = std::min(r.oh_end, ob + band);
-    for (int64_t oc = r.oc_begin - shift; oc < r.oc_end; oc += V) {
-      const int64_t lo = std::max(oc, r.oc_begin) - oc, hi = std::min<int64_t>(V, r.oc_end - oc);
-      const bool masked = lo > 0 || hi < V;
-      Block<I> b;
-      b.mask = I::lanes(lo, hi);
-      if constexpr (MULT) {
-        const int64_t c0 = oc / m;
-        b.in_mask = I::lanes(0, (oc + hi - 1) / m - c0 + 1);
-        b.idx = I::lane_map(oc, m);
+    for (int64_t og = r.oc_begin - shift; og < r.oc_end; og += group * V) {
+      int64_t nb = 0;
+      bool masked_block[kMaxGroup];
+      for (int64_t oc = og; oc < r.oc_end && nb < group; oc += V, ++nb) {
+        const int64_t lo = std::max(oc, r.oc_begin) - oc, hi = std::min<int64_t>(V, r.oc_end - oc);
+        const bool masked = lo > 0 || hi < V;
+        masked_block[nb] = masked;
+        Block<I>& b = blocks[nb];
+        b.mask = I::lanes(lo, hi);
+        if constexpr (MULT) {
+          const int64_t c0 = oc / m;
+          b.in_mask = I::lanes(0, (oc + hi - 1) / m - c0 + 1);
+          b.idx = I::lane_map(oc, m);
+        }
+        b.bias = bias ? (masked ? I::load(bias + oc, b.mask) : I::load(bias + oc)) : I::zero();
+        if constexpr (S::fixed) {
+          // A zero-padded, aligned copy of the block's weights: unmasked aligned loads after.
+          float* wc = wcopy[nb];
+          for (int64_t t = 0; t < S::KH * S::KW; ++t)
+            I::store(wc + t * V, masked ? I::load(w + t * Cp + oc, b.mask) : I::load(w + t * Cp + oc));
+          b.w = wc, b.ws = V;
+        } else {
+          b.w = w + oc, b.ws = Cp;
+        }
       }
-      b.bias = bias ? (masked ? I::load(bias + oc, b.mask) : I::load(bias + oc)) : I::zero();
-      if constexpr (S::fixed) {
-        // A zero-padded, aligned copy of the block's weights: unmasked aligned loads after.
-        for (int64_t t = 0; t < S::KH * S::KW; ++t)
-          I::store(wcopy + t * V, masked ? I::load(w + t * Cp + oc, b.mask) : I::load(w + t * Cp + oc));
-        b.w = wcopy, b.ws = V;
-      } else {
-        b.w = w + oc, b.ws = Cp;
-      }
-      const float* xb = x + oc / m;
-      float* yb = y + oc;
-      if (masked) {
-        for (int64_t oh = ob; oh < oe; ++oh) Kernel<I, S, true, MULT>::row(g, b, e, xb, oh, yb, owl, owr);
-      } else {
-        for (int64_t oh = ob; oh < oe; ++oh) Kernel<I, S, false, MULT>::row(g, b, e, xb, oh, yb, owl, owr);
+      for (int64_t oh = ob; oh < oe; ++oh) {
+        for (int64_t k = 0; k < nb; ++k) {
+          const int64_t oc = og + k * V;
+          const float* xb = x + oc / m;
+          float* yb = y + oc;
+          if (masked_block[k]) Kernel<I, S, true, MULT>::row(g, blocks[k], e, xb, oh, yb, owl, owr);
+          else Kernel<I, S, false, MULT>::row(g, blocks[k], e, xb, oh, yb, owl, owr);
+        }
       }
     }
   }

@@ -4,7 +4,7 @@
 
 namespace dsconv::detail::dwnhwc {
 
-DSCONV_DWNHWC_KERNEL(avx2_3x3s1) { run<Avx2, Shape<3, 3, 1, 1, 6, false>>(g, r, x, w, bias, act, y); }
-DSCONV_DWNHWC_KERNEL(avx2_3x3s2) { run<Avx2, Shape<3, 3, 2, 1, 6, false>>(g, r, x, w, bias, act, y); }
+DSCONV_DWNHWC_KERNEL(avx2_3x3s1) { run<Avx2, Shape<3, 3, 1, 1, 8, false>>(g, r, x, w, bias, act, y); }
+DSCONV_DWNHWC_KERNEL(avx2_3x3s2) { run<Avx2, Shape<3, 3, 2, 1, 8, false>>(g, r, x, w, bias, act, y); }
 
 }  // namespace dsconv::detail::dwnhwc

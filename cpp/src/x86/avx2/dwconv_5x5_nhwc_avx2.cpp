@@ -5,7 +5,7 @@
 
 namespace dsconv::detail::dwnhwc {
 
-DSCONV_DWNHWC_KERNEL(avx2_5x5s1) { run<Avx2, Shape<5, 5, 1, 1, 4, false>>(g, r, x, w, bias, act, y); }
-DSCONV_DWNHWC_KERNEL(avx2_5x5s2) { run<Avx2, Shape<5, 5, 2, 1, 4, false>>(g, r, x, w, bias, act, y); }
+DSCONV_DWNHWC_KERNEL(avx2_5x5s1) { run<Avx2, Shape<5, 5, 1, 1, 6, false>>(g, r, x, w, bias, act, y); }
+DSCONV_DWNHWC_KERNEL(avx2_5x5s2) { run<Avx2, Shape<5, 5, 2, 1, 6, false>>(g, r, x, w, bias, act, y); }
 
 }  // namespace dsconv::detail::dwnhwc

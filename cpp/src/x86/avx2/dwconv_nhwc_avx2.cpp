@@ -7,7 +7,7 @@
 namespace dsconv::detail {
 namespace dwnhwc {
 
-DSCONV_DWNHWC_KERNEL(avx2_generic) { run<Avx2, Shape<0, 0, 0, 0, 6, false>>(g, r, x, w, bias, act, y); }
+DSCONV_DWNHWC_KERNEL(avx2_generic) { run<Avx2, Shape<0, 0, 0, 0, 8, false>>(g, r, x, w, bias, act, y); }
 
 namespace {
 

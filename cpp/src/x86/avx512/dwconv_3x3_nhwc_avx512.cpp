@@ -4,7 +4,7 @@
 
 namespace dsconv::detail::dwnhwc {
 
-DSCONV_DWNHWC_KERNEL(avx512_3x3s1) { run<Avx512, Shape<3, 3, 1, 1, 8, true>>(g, r, x, w, bias, act, y); }
-DSCONV_DWNHWC_KERNEL(avx512_3x3s2) { run<Avx512, Shape<3, 3, 2, 1, 8, true>>(g, r, x, w, bias, act, y); }
+DSCONV_DWNHWC_KERNEL(avx512_3x3s1) { run<Avx512, Shape<3, 3, 1, 1, 16, true>>(g, r, x, w, bias, act, y); }
+DSCONV_DWNHWC_KERNEL(avx512_3x3s2) { run<Avx512, Shape<3, 3, 2, 1, 16, true>>(g, r, x, w, bias, act, y); }
 
 }  // namespace dsconv::detail::dwnhwc

@@ -5,7 +5,7 @@
 
 namespace dsconv::detail::dwnhwc {
 
-DSCONV_DWNHWC_KERNEL(avx512_5x5s1) { run<Avx512, Shape<5, 5, 1, 1, 8, false>>(g, r, x, w, bias, act, y); }
-DSCONV_DWNHWC_KERNEL(avx512_5x5s2) { run<Avx512, Shape<5, 5, 2, 1, 8, false>>(g, r, x, w, bias, act, y); }
+DSCONV_DWNHWC_KERNEL(avx512_5x5s1) { run<Avx512, Shape<5, 5, 1, 1, 16, false>>(g, r, x, w, bias, act, y); }
+DSCONV_DWNHWC_KERNEL(avx512_5x5s2) { run<Avx512, Shape<5, 5, 2, 1, 16, false>>(g, r, x, w, bias, act, y); }
 
 }  // namespace dsconv::detail::dwnhwc

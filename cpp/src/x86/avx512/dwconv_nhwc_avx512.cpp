@@ -7,7 +7,7 @@
 namespace dsconv::detail {
 namespace dwnhwc {
 
-DSCONV_DWNHWC_KERNEL(avx512_generic) { run<Avx512, Shape<0, 0, 0, 0, 8, false>>(g, r, x, w, bias, act, y); }
+DSCONV_DWNHWC_KERNEL(avx512_generic) { run<Avx512, Shape<0, 0, 0, 0, 16, false>>(g, r, x, w, bias, act, y); }
 
 namespace {
 
