@@ -163,17 +163,34 @@ struct Pointwise {
     for (int64_t q = 0; q < panels; ++q) {
       float* panel = out + q * PW * cin;
       const int64_t n = std::min<int64_t>(PW, d.cout - q * PW);
-      // Transpose n rows of W (contiguous over k) into the panel (contiguous over lanes), in
-      // blocks of 8 input channels so the reads stay sequential and the writes stay in L1.
-      for (int64_t k0 = 0; k0 < cin; k0 += 8) {
-        const int64_t kn = std::min<int64_t>(8, cin - k0);
-        for (int64_t lane = 0; lane < n; ++lane) {
-          const float* src = w + (q * PW + lane) * cin + k0;
-          for (int64_t k = 0; k < kn; ++k) panel[(k0 + k) * PW + lane] = src[k];
-        }
-        for (int64_t k = 0; k < kn; ++k)
-          for (int64_t lane = n; lane < PW; ++lane) panel[(k0 + k) * PW + lane] = 0.0f;
-      }
+      // Blocks of 8 channels x 8 inputs are transposed in registers (raw-weight calls pack on
+      // every call); the ragged edges go element by element.
+      const int64_t n8 = n / 8 * 8, k8 = cin / 8 * 8;
+      for (int64_t l0 = 0; l0 < n8; l0 += 8)
+        for (int64_t k0 = 0; k0 < k8; k0 += 8) transpose8x8(w + (q * PW + l0) * cin + k0, cin, panel + k0 * PW + l0, PW);
+      for (int64_t k = 0; k < cin; ++k)
+        for (int64_t lane = (k < k8 ? n8 : 0); lane < PW; ++lane)
+          panel[k * PW + lane] = lane < n ? w[(q * PW + lane) * cin + k] : 0.0f;
+    }
+  }
+
+  // dst[c * ld_dst + r] = src[r * ld_src + c] for an 8 x 8 block.
+  static DSCONV_GEMM_INLINE void transpose8x8(const float* src, int64_t ld_src, float* dst, int64_t ld_dst) {
+    __m256 r[8], t[8];
+    for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * ld_src);
+    for (int i = 0; i < 8; i += 2) {
+      t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+      t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+      r[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+      r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+      r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+      r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int i = 0; i < 4; ++i) {
+      _mm256_storeu_ps(dst + i * ld_dst, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
+      _mm256_storeu_ps(dst + (i + 4) * ld_dst, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
     }
   }
 
