@@ -120,13 +120,6 @@ const float* bias_ptr(const py::object& bias, int64_t cout, std::vector<py::arra
   return b.data();
 }
 
-// A weight argument: a float32 array, or PackedWeights for `op` (checked by the C++ API).
-struct WeightArg {
-  const PackedWeights* packed = nullptr;
-  py::array_t<float> raw;
-  std::vector<int64_t> shape() const { return packed ? packed->weight_shape() : shape_of(raw); }
-};
-
 const char* op_str(Op op) {
   switch (op) {
     case Op::Depthwise: return "depthwise";
@@ -136,6 +129,13 @@ const char* op_str(Op op) {
   return "?";
 }
 
+// A weight argument: a float32 array, or PackedWeights for `op` (checked by the C++ API).
+struct WeightArg {
+  const PackedWeights* packed = nullptr;
+  py::array_t<float> raw;
+  std::vector<int64_t> shape;
+};
+
 // Packed weights are checked for their op first: their shape means nothing to another op.
 WeightArg weight_arg(const py::object& w, const char* name, Op op) {
   WeightArg a;
@@ -143,83 +143,83 @@ WeightArg weight_arg(const py::object& w, const char* name, Op op) {
     a.packed = &w.cast<const PackedWeights&>();
     if (a.packed->op() != op)
       throw Error(std::string(name) + " was packed for " + op_str(a.packed->op()) + ", not for " + op_str(op));
+    a.shape = a.packed->weight_shape();
   } else {
     a.raw = float_array(w, name);
+    a.shape = shape_of(a.raw);
   }
   return a;
 }
 
-py::array run_depthwise(const py::object& x_obj, const py::object& w_obj, const py::object& bias_obj,
-                        const py::object& out, Pair stride, Pad4 padding, bool same, Pair dilation, const Act& act,
-                        const std::string& layout) {
-  const ConvParams p = make_params(stride, padding, same, dilation, 1, act, layout);
-  py::array_t<float> x = float_array(x_obj, "input");
-  const TensorShape in = input_shape(x, p.layout);
-  const WeightArg w = weight_arg(w_obj, "weight", Op::Depthwise);
-  const TensorShape out_shape = depthwise_output_shape(in, w.shape(), p);
-  std::vector<py::array> keep{x};
-  if (!w.packed) keep.push_back(w.raw);
-  const float* bias = bias_ptr(bias_obj, out_shape.c, keep, "bias");
-  py::array_t<float> y = output_array(out, out_shape, p.layout, keep);
-  float* yp = y.mutable_data();
-  {
-    py::gil_scoped_release release;
-    if (w.packed)
-      depthwise_conv2d(x.data(), in, *w.packed, bias, yp, p);
-    else
-      depthwise_conv2d(x.data(), in, w.raw.data(), w.shape(), bias, yp, p);
-  }
-  return y;
-}
-
-py::array run_pointwise(const py::object& x_obj, const py::object& w_obj, const py::object& bias_obj,
-                        const py::object& out, const Act& act_spec, const std::string& layout_name) {
-  const Layout layout = parse_layout(layout_name);
-  const Activation act = parse_activation(act_spec);
+// What the single ops share: buffers checked, the output allocated or checked, the GIL
+// released around the kernel. `shape_of_output(in, weight_shape)` validates the call.
+template <class OutputShape, class Run>
+py::array run_single(Op op, const py::object& x_obj, const py::object& w_obj, const py::object& bias_obj,
+                     const py::object& out, Layout layout, OutputShape shape_of_output, Run run) {
   py::array_t<float> x = float_array(x_obj, "input");
   const TensorShape in = input_shape(x, layout);
-  const WeightArg w = weight_arg(w_obj, "weight", Op::Pointwise);
-  const TensorShape out_shape = pointwise_output_shape(in, w.shape());
+  const WeightArg w = weight_arg(w_obj, "weight", op);
+  const TensorShape out_shape = shape_of_output(in, w.shape);
   std::vector<py::array> keep{x};
   if (!w.packed) keep.push_back(w.raw);
   const float* bias = bias_ptr(bias_obj, out_shape.c, keep, "bias");
   py::array_t<float> y = output_array(out, out_shape, layout, keep);
   float* yp = y.mutable_data();
+  const float* xp = x.data();
   {
     py::gil_scoped_release release;
-    if (w.packed)
-      pointwise_conv2d(x.data(), in, *w.packed, bias, yp, act, layout);
-    else
-      pointwise_conv2d(x.data(), in, w.raw.data(), w.shape(), bias, yp, act, layout);
+    run(xp, in, w, bias, yp);
   }
   return y;
 }
 
-py::array run_conv2d(const py::object& x_obj, const py::object& w_obj, const py::object& bias_obj,
-                     const py::object& out, Pair stride, Pad4 padding, bool same, Pair dilation, int64_t groups,
-                     const Act& act, const std::string& layout) {
+py::array run_depthwise(const py::object& x, const py::object& weight, const py::object& bias, const py::object& out,
+                        Pair stride, Pad4 padding, bool same, Pair dilation, const Act& act,
+                        const std::string& layout) {
+  const ConvParams p = make_params(stride, padding, same, dilation, 1, act, layout);
+  return run_single(
+      Op::Depthwise, x, weight, bias, out, p.layout,
+      [&](const TensorShape& in, const std::vector<int64_t>& ws) { return depthwise_output_shape(in, ws, p); },
+      [&](const float* xp, const TensorShape& in, const WeightArg& w, const float* b, float* yp) {
+        if (w.packed)
+          depthwise_conv2d(xp, in, *w.packed, b, yp, p);
+        else
+          depthwise_conv2d(xp, in, w.raw.data(), w.shape, b, yp, p);
+      });
+}
+
+py::array run_pointwise(const py::object& x, const py::object& weight, const py::object& bias, const py::object& out,
+                        const Act& act_spec, const std::string& layout_name) {
+  const Layout layout = parse_layout(layout_name);
+  const Activation act = parse_activation(act_spec);
+  return run_single(
+      Op::Pointwise, x, weight, bias, out, layout,
+      [&](const TensorShape& in, const std::vector<int64_t>& ws) { return pointwise_output_shape(in, ws); },
+      [&](const float* xp, const TensorShape& in, const WeightArg& w, const float* b, float* yp) {
+        if (w.packed)
+          pointwise_conv2d(xp, in, *w.packed, b, yp, act, layout);
+        else
+          pointwise_conv2d(xp, in, w.raw.data(), w.shape, b, yp, act, layout);
+      });
+}
+
+py::array run_conv2d(const py::object& x, const py::object& weight, const py::object& bias, const py::object& out,
+                     Pair stride, Pad4 padding, bool same, Pair dilation, int64_t groups, const Act& act,
+                     const std::string& layout) {
   const ConvParams p = make_params(stride, padding, same, dilation, groups, act, layout);
-  py::array_t<float> x = float_array(x_obj, "input");
-  const TensorShape in = input_shape(x, p.layout);
-  const WeightArg w = weight_arg(w_obj, "weight", Op::Conv2d);
-  const TensorShape out_shape = conv2d_output_shape(in, w.shape(), p);
-  std::vector<py::array> keep{x};
-  if (!w.packed) keep.push_back(w.raw);
-  const float* bias = bias_ptr(bias_obj, out_shape.c, keep, "bias");
-  py::array_t<float> y = output_array(out, out_shape, p.layout, keep);
-  float* yp = y.mutable_data();
-  {
-    py::gil_scoped_release release;
-    if (w.packed)
-      conv2d(x.data(), in, *w.packed, bias, yp, p);
-    else
-      conv2d(x.data(), in, w.raw.data(), w.shape(), bias, yp, p);
-  }
-  return y;
+  return run_single(
+      Op::Conv2d, x, weight, bias, out, p.layout,
+      [&](const TensorShape& in, const std::vector<int64_t>& ws) { return conv2d_output_shape(in, ws, p); },
+      [&](const float* xp, const TensorShape& in, const WeightArg& w, const float* b, float* yp) {
+        if (w.packed)
+          conv2d(xp, in, *w.packed, b, yp, p);
+        else
+          conv2d(xp, in, w.raw.data(), w.shape, b, yp, p);
+      });
 }
 
 PackedWeights packed_or_pack(const WeightArg& w, Op op, Layout layout) {
-  return w.packed ? *w.packed : pack_weights(w.raw.data(), w.shape(), op, layout);
+  return w.packed ? *w.packed : pack_weights(w.raw.data(), w.shape, op, layout);
 }
 
 py::array run_separable(const py::object& x_obj, const py::object& dw_obj, const py::object& pw_obj,
@@ -233,8 +233,8 @@ py::array run_separable(const py::object& x_obj, const py::object& dw_obj, const
   const TensorShape in = input_shape(x, p.depthwise.layout);
   const WeightArg dw = weight_arg(dw_obj, "dw_weight", Op::Depthwise);
   const WeightArg pw = weight_arg(pw_obj, "pw_weight", Op::Pointwise);
-  const TensorShape mid = depthwise_output_shape(in, dw.shape(), p.depthwise);
-  const TensorShape out_shape = pointwise_output_shape(mid, pw.shape());
+  const TensorShape mid = depthwise_output_shape(in, dw.shape, p.depthwise);
+  const TensorShape out_shape = pointwise_output_shape(mid, pw.shape);
   std::vector<py::array> keep{x};
   if (!dw.packed) keep.push_back(dw.raw);
   if (!pw.packed) keep.push_back(pw.raw);
@@ -242,10 +242,11 @@ py::array run_separable(const py::object& x_obj, const py::object& dw_obj, const
   const float* pw_bias = bias_ptr(pw_bias_obj, out_shape.c, keep, "pw_bias");
   py::array_t<float> y = output_array(out, out_shape, p.depthwise.layout, keep);
   float* yp = y.mutable_data();
+  const float* xp = x.data();
   {
     py::gil_scoped_release release;
     const Layout l = p.depthwise.layout;
-    separable_conv2d(x.data(), in, packed_or_pack(dw, Op::Depthwise, l), packed_or_pack(pw, Op::Pointwise, l),
+    separable_conv2d(xp, in, packed_or_pack(dw, Op::Depthwise, l), packed_or_pack(pw, Op::Pointwise, l),
                      dw_bias, pw_bias, yp, p);
   }
   return y;
