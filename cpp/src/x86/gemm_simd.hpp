@@ -41,14 +41,18 @@ namespace {
 struct Avx2 {
   static constexpr int L = 8;
   using reg = __m256;
-  using mask = __m256i;  // lane on = all ones (vmaskmovps)
+  // Lane on = all ones (vmaskmovps). Wrapped: a bare __m256i in a function-pointer type used
+  // as a template argument drops its attributes (-Wignored-attributes).
+  struct mask {
+    __m256i m;
+  };
   static DSCONV_GEMM_INLINE reg zero() { return _mm256_setzero_ps(); }
   static DSCONV_GEMM_INLINE reg set1(float v) { return _mm256_set1_ps(v); }
   static DSCONV_GEMM_INLINE reg broadcast(const float* p) { return _mm256_broadcast_ss(p); }
   static DSCONV_GEMM_INLINE reg load(const float* p) { return _mm256_loadu_ps(p); }
-  static DSCONV_GEMM_INLINE reg load(const float* p, mask m) { return _mm256_maskload_ps(p, m); }
+  static DSCONV_GEMM_INLINE reg load(const float* p, mask m) { return _mm256_maskload_ps(p, m.m); }
   static DSCONV_GEMM_INLINE void store(float* p, reg v) { _mm256_storeu_ps(p, v); }
-  static DSCONV_GEMM_INLINE void store(float* p, reg v, mask m) { _mm256_maskstore_ps(p, m, v); }
+  static DSCONV_GEMM_INLINE void store(float* p, reg v, mask m) { _mm256_maskstore_ps(p, m.m, v); }
   static DSCONV_GEMM_INLINE reg fma(reg a, reg b, reg c) { return _mm256_fmadd_ps(a, b, c); }
   static DSCONV_GEMM_INLINE reg add(reg a, reg b) { return _mm256_add_ps(a, b); }
   static DSCONV_GEMM_INLINE reg mul(reg a, reg b) { return _mm256_mul_ps(a, b); }
@@ -60,7 +64,7 @@ struct Avx2 {
     const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256i ge_lo = _mm256_cmpgt_epi32(iota, _mm256_set1_epi32(lo - 1));
     const __m256i lt_hi = _mm256_cmpgt_epi32(_mm256_set1_epi32(hi), iota);
-    return _mm256_and_si256(ge_lo, lt_hi);
+    return {_mm256_and_si256(ge_lo, lt_hi)};
   }
 };
 #endif
@@ -80,8 +84,10 @@ struct Avx512 {
   static DSCONV_GEMM_INLINE reg fma(reg a, reg b, reg c) { return _mm512_fmadd_ps(a, b, c); }
   static DSCONV_GEMM_INLINE reg add(reg a, reg b) { return _mm512_add_ps(a, b); }
   static DSCONV_GEMM_INLINE reg mul(reg a, reg b) { return _mm512_mul_ps(a, b); }
-  static DSCONV_GEMM_INLINE reg max(reg a, reg b) { return _mm512_max_ps(a, b); }
-  static DSCONV_GEMM_INLINE reg min(reg a, reg b) { return _mm512_min_ps(a, b); }
+  // The all-lanes zero-masked forms are plain vmaxps/vminps; GCC 12's _mm512_max_ps warns
+  // (-Wmaybe-uninitialized on its internal _mm512_undefined_ps).
+  static DSCONV_GEMM_INLINE reg max(reg a, reg b) { return _mm512_maskz_max_ps(mask(0xFFFF), a, b); }
+  static DSCONV_GEMM_INLINE reg min(reg a, reg b) { return _mm512_maskz_min_ps(mask(0xFFFF), a, b); }
   static DSCONV_GEMM_INLINE mask lanes(int lo, int hi) {
     return mask(((1u << hi) - 1u) & ~((1u << lo) - 1u));
   }

@@ -4,13 +4,21 @@
 //   NHWC: Y[P x Cout] = X[P x Cin] * W^T   vectors over Cout (packed weights), broadcast pixels
 //   NCHW: Y[Cout x P] = W * X[Cin x P]     vectors over pixels (input in place), broadcast weights
 //
-// Packing (both layouts, one format per ISA): Cout in panels of Cfg::PW channels, Cin-major
-// inside a panel, the last panel zero-padded: packed[q][k][lane] = W[q*PW + lane][k]. The bias
-// is not packed (pack_weights never sees it): the epilogue loads it.
+// Three paths, chosen by the geometry (the packing depends only on Cout, Cin and the layout):
+//   - NHWC: MR_HWC pixels x one panel (PW channels) per tile;
+//   - NCHW: MR_CHW channels x NV_CHW pixel vectors per tile; with few pixels (a 7x7 plane is 3
+//     vectors + 1 lane) the NHWC tile runs down the input's columns and is stored transposed;
+//   - NHWC, Cout <= 24, AVX-512: the paired tile (8 channels x 2 inputs per vector).
 //
-// Blocking: the reduction in chunks of KC input channels (the panel slice KC x PW, or the
-// weight tile MR x KC, stays in L1), pixels in blocks of MC (the input block KC x MC stays in
-// L2); partial sums go through the output, bias and activation are fused on the last chunk.
+// Packing (one format per ISA, both layouts): Cout in panels of Cfg::PW channels, Cin-major
+// inside a panel, the last panel zero-padded: packed[q][k][lane] = W[q*PW + lane][k]; the
+// paired path has its own (below). The bias is not packed (pack_weights never sees it): the
+// epilogue loads it.
+//
+// Blocking: the reduction in chunks of KC input channels (NCHW: the weight tile MR x KC stays
+// in L1; NHWC: KC = 1024, whole reductions measured fastest), pixels in blocks of MC (the
+// input block KC x MC stays in L2); partial sums go through the output, bias and activation
+// are fused on the last chunk.
 #pragma once
 
 #include <algorithm>
@@ -24,12 +32,6 @@
 
 namespace dsconv::detail::pw {
 namespace {
-#ifdef PW_TUNE
-inline int64_t tune(const char* n, int64_t d) { const char* e = getenv(n); return e ? atoll(e) : d; }
-#define TUNE(n, d) tune(#n, d)
-#else
-#define TUNE(n, d) (d)
-#endif
 
 using gemm::Epilogue;
 
@@ -49,7 +51,6 @@ template <class Cfg>
 struct Paired {
   using V = gemm::Avx512;
   using reg = __m512;
-  static constexpr int64_t MAX_COUT = 24;
   static constexpr int MR_MAX = 14;
   static int vectors(int64_t cout) { return int(div_up(cout, 8)); }
   static size_t packed_size(const WeightDims& d) { return size_t(vectors(d.cout) * 16 * div_up(d.cin_per_group, 2)); }
@@ -225,16 +226,15 @@ struct Pointwise {
 
   static void run_nhwc(const ConvGeometry& g, const WorkRange& r, const float* x, const float* wp,
                        const float* bias, const Activation& act, float* y) {
-    const int64_t KC_ = TUNE(KC, Cfg::KC_HWC), MCH_ = TUNE(MCH, Cfg::MC_HWC);
     const int64_t cin = g.cin, cout = g.cout;
     const int64_t p0 = r.oh_begin * g.wo, p1 = r.oh_end * g.wo;
     const int64_t q0 = r.oc_begin / PW, q1 = div_up(r.oc_end, PW);
-    for (int64_t kb = 0; kb < cin; kb += KC_) {
-      const int64_t kc = std::min<int64_t>(KC_, cin - kb);
+    for (int64_t kb = 0; kb < cin; kb += Cfg::KC_HWC) {
+      const int64_t kc = std::min<int64_t>(Cfg::KC_HWC, cin - kb);
       const bool first = kb == 0;
       Epilogue<V> e(act, kb + kc == cin);
-      for (int64_t pb = p0; pb < p1; pb += MCH_) {
-        const int64_t pe = std::min(p1, pb + MCH_);
+      for (int64_t pb = p0; pb < p1; pb += Cfg::MC_HWC) {
+        const int64_t pe = std::min(p1, pb + Cfg::MC_HWC);
         for (int64_t q = q0; q < q1; ++q) {
           const int64_t base = q * PW;
           const int lo = int(std::max(r.oc_begin, base) - base), hi = int(std::min(r.oc_end, base + PW) - base);
@@ -290,16 +290,15 @@ struct Pointwise {
 
   static void run_nchw(const ConvGeometry& g, const WorkRange& r, const float* x, const float* wp,
                        const float* bias, const Activation& act, float* y) {
-    const int64_t KC_ = TUNE(KC, Cfg::KC_CHW), MCC_ = TUNE(MCC, Cfg::MC_CHW);
     const int64_t cin = g.cin, plane = g.h * g.w;
     const int64_t p0 = r.oh_begin * g.wo, p1 = r.oh_end * g.wo;
     constexpr int64_t NP = int64_t(NV_CHW) * L;
-    for (int64_t kb = 0; kb < cin; kb += KC_) {
-      const int64_t kc = std::min<int64_t>(KC_, cin - kb);
+    for (int64_t kb = 0; kb < cin; kb += Cfg::KC_CHW) {
+      const int64_t kc = std::min<int64_t>(Cfg::KC_CHW, cin - kb);
       const bool first = kb == 0;
       Epilogue<V> e(act, kb + kc == cin);
-      for (int64_t pb = p0; pb < p1; pb += MCC_) {
-        const int64_t pe = std::min(p1, pb + MCC_);
+      for (int64_t pb = p0; pb < p1; pb += Cfg::MC_CHW) {
+        const int64_t pe = std::min(p1, pb + Cfg::MC_CHW);
         for (int64_t o = r.oc_begin; o < r.oc_end;) {
           // A tile of channels never crosses a panel: its weights are lanes of one panel.
           const int64_t q = o / PW;
@@ -372,13 +371,14 @@ struct Pointwise {
     const int64_t plane = g.h * g.w;
     const double pixel_use = double(plane) / double(div_up(plane, L) * L);
     const double channel_use = double(g.cout) / double(div_up(g.cout, L) * L);
-    return plane <= TUNE(TP, 16 * L) && channel_use > pixel_use;
+    return plane <= 16 * L && channel_use > pixel_use;
   }
 
   // ------------------------------------------------------------------ table entries
   static KernelChoice select_nhwc(const ConvGeometry& g) {
     if constexpr (Cfg::PAIRED)
-      if (paired(WeightDims{g.cout, g.cin, 1, 1}, Layout::NHWC)) return {Cfg::name_nhwc_paired, Paired<Cfg>::run};
+      if (paired(WeightDims{g.cout, g.cin, 1, 1}, Layout::NHWC))
+        return {Cfg::name_nhwc_paired[Paired<Cfg>::vectors(g.cout) - 1], Paired<Cfg>::run};
     return {Cfg::name_nhwc, run_nhwc};
   }
   static KernelChoice select_nchw(const ConvGeometry& g) {

@@ -15,7 +15,9 @@ struct Avx512Config {
   static constexpr int MR_CHW = 8, NV_CHW = 3;
   static constexpr int64_t KC_HWC = 1024, MC_HWC = 112, KC_CHW = 256, MC_CHW = 384;
   static constexpr const char* name_nhwc = "avx512/pwconv_nhwc_7x32";
-  static constexpr const char* name_nhwc_paired = "avx512/pwconv_nhwc_paired14x16";
+  // Paired path by Cout: <= 8, <= 16, <= 24 (pixels x output channels).
+  static constexpr const char* name_nhwc_paired[3] = {"avx512/pwconv_nhwc_paired14x8", "avx512/pwconv_nhwc_paired14x16",
+                                                      "avx512/pwconv_nhwc_paired8x24"};
   static constexpr const char* name_nchw = "avx512/pwconv_nchw_8x48";
   static constexpr const char* name_nchw_t = "avx512/pwconv_nchw_t7x32";
 };
