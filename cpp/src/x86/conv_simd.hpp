@@ -424,10 +424,11 @@ void bcast_tile(const BcastCall<S>& cl, const float* xg, const float* wt, int64_
   int64_t ih0[MR], iw0[MR];
   bool inside = cl.offs != nullptr;
   const float* xb[MR];
+  int64_t oh = p0 / g.wo, ow = p0 % g.wo;
   for (int k = 0; k < MR; ++k) {
-    const int64_t pk = p0 + std::min(k, npx - 1);
-    ih0[k] = (pk / g.wo) * g.sh - g.pad_top;
-    iw0[k] = (pk % g.wo) * g.sw - g.pad_left;
+    ih0[k] = oh * g.sh - g.pad_top;
+    iw0[k] = ow * g.sw - g.pad_left;
+    if (k + 1 < npx && ++ow == g.wo) ow = 0, ++oh;
     inside = inside && ih0[k] >= 0 && ih0[k] + cl.span_h < g.h && iw0[k] >= 0 && iw0[k] + cl.span_w < g.w;
     xb[k] = xg + ih0[k] * cl.rs + iw0[k] * cl.ps;
   }
