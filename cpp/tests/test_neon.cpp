@@ -338,3 +338,47 @@ TEST(Neon, NanStaysInItsReceptiveField) {
         }
   select_isa(test::isas().back());
 }
+
+// Random shapes of every op, with up to 70 channels, batches and 3 threads (so calls are cut
+// into channel blocks and row bands as the drivers do), against the reference.
+TEST(Neon, RandomShapesEveryOpThreaded) {
+  REQUIRE_NEON();
+  Sampler keep(3);
+  std::mt19937 rng(2024);
+  auto pick = [&](int64_t lo, int64_t hi) { return lo + int64_t(rng() % uint32_t(hi - lo + 1)); };
+  const int threads = get_num_threads();
+  for (int i = 0; i < 90; ++i) {
+    set_num_threads(1 + i % 3);
+    const Op op = i % 3 == 0 ? Op::Depthwise : i % 3 == 1 ? Op::Pointwise : Op::Conv2d;
+    const int64_t kh = pick(1, 5), kw = pick(1, 5), d = pick(1, 2);
+    const int64_t h = pick(1, 20), w = pick(1, 20);
+    const Padding pad{pick(0, kh), pick(0, kh), pick(0, kw), pick(0, kw)};
+    if (op != Op::Pointwise && !valid(h, w, kh, kw, d, pad)) continue;
+    if (!keep.take()) continue;
+    Case c;
+    c.op = op;
+    c.p.layout = i % 2 ? Layout::NHWC : Layout::NCHW;
+    c.p.activation = activation(i);
+    c.bias = i % 4 != 1;
+    if (op == Op::Pointwise) {
+      c.in = {pick(1, 3), pick(1, 70), h, w};
+      c.weight_shape = {pick(1, 70), c.in.c};
+    } else {
+      c.p.stride_h = pick(1, 3);
+      c.p.stride_w = pick(1, 3);
+      c.p.dilation_h = c.p.dilation_w = d;
+      c.p.padding = pad;
+      if (op == Op::Depthwise) {
+        c.in = {pick(1, 3), pick(1, 70), h, w};
+        c.weight_shape = {c.in.c * pick(1, 3), 1, kh, kw};
+      } else {
+        const int64_t groups = pick(1, 3);
+        c.p.groups = groups;
+        c.in = {pick(1, 2), groups * pick(1, 12), h, w};
+        c.weight_shape = {groups * pick(1, 24), c.in.c / groups, kh, kw};
+      }
+    }
+    expect_all_isas_match_reference(c, uint32_t(100 + i));
+  }
+  set_num_threads(threads);
+}
