@@ -196,20 +196,27 @@ struct Pointwise {
   }
 
   // ------------------------------------------------------------------ NHWC
-  // MR pixels x NV vectors of output channels, from one panel.
+  // MR pixels x NV vectors of output channels, from `panels` consecutive panels (the pixels'
+  // row pointers are set up once for all of them).
   template <int MR, int NV, bool Masked>
   static void hwc_tile(int64_t kc, const float* x, int64_t cin, const float* w, float* y, int64_t cout,
-                       const mask* cm, bool first, const Epilogue<V>& e) {
-    reg acc[MR][NV];
-    if (first)
-      gemm::zero_tile<V, MR, NV>(acc);
-    else
-      gemm::load_tile<V, MR, NV, Masked>(acc, y, cout, cm);
-    gemm::accumulate<V, MR, NV, false>(acc, kc, x, cin, 1, w, L, PW, mask{});
-    gemm::store_tile<V, MR, NV, Masked>(acc, y, cout, cm, e);
+                       const mask* cm, bool first, const Epilogue<V>& e, int64_t panels) {
+    Epilogue<V> ep = e;
+    for (int64_t q = 0; q < panels; ++q) {
+      reg acc[MR][NV];
+      if (first)
+        gemm::zero_tile<V, MR, NV>(acc);
+      else
+        gemm::load_tile<V, MR, NV, Masked>(acc, y, cout, cm);
+      gemm::accumulate<V, MR, NV, false>(acc, kc, x, cin, 1, w, L, PW, mask{});
+      gemm::store_tile<V, MR, NV, Masked>(acc, y, cout, cm, ep);
+      w += PW * cin;
+      y += PW;
+      if (ep.col_bias) ep.col_bias += PW;
+    }
   }
   using HwcFn = void (*)(int64_t, const float*, int64_t, const float*, float*, int64_t, const mask*, bool,
-                         const Epilogue<V>&);
+                         const Epilogue<V>&, int64_t);
 
   template <int NV, bool Masked, size_t... I>
   static std::array<HwcFn, MR_HWC> hwc_row(std::index_sequence<I...>) {
@@ -224,31 +231,61 @@ struct Pointwise {
     return rows[(nv == 1 ? 0 : 2) + (masked ? 1 : 0)][size_t(mr - 1)];
   }
 
+  // The tile shape for panel q within the channel range: vectors, masks, whether masked.
+  struct PanelTile {
+    int nv;
+    bool masked;
+    mask cm[NV_HWC];
+  };
+  static PanelTile panel_tile(const WorkRange& r, int64_t q) {
+    const int64_t base = q * PW;
+    const int lo = int(std::max(r.oc_begin, base) - base), hi = int(std::min(r.oc_end, base + PW) - base);
+    PanelTile t;
+    t.nv = hi <= L ? 1 : NV_HWC;
+    t.masked = lo != 0 || hi != t.nv * L;
+    for (int j = 0; j < NV_HWC; ++j) t.cm[j] = V::lanes(std::clamp(lo - j * L, 0, L), std::clamp(hi - j * L, 0, L));
+    return t;
+  }
+
   static void run_nhwc(const ConvGeometry& g, const WorkRange& r, const float* x, const float* wp,
                        const float* bias, const Activation& act, float* y) {
     const int64_t cin = g.cin, cout = g.cout;
     const int64_t p0 = r.oh_begin * g.wo, p1 = r.oh_end * g.wo;
     const int64_t q0 = r.oc_begin / PW, q1 = div_up(r.oc_end, PW);
+    // Panels wholly inside the channel range: one call runs all of them for a pixel tile.
+    const int64_t qa = div_up(r.oc_begin, PW), qb = std::max(qa, r.oc_end / PW);
+    const PanelTile full = panel_tile(WorkRange{0, PW, 0, 0}, 0);
     for (int64_t kb = 0; kb < cin; kb += Cfg::KC_HWC) {
       const int64_t kc = std::min<int64_t>(Cfg::KC_HWC, cin - kb);
       const bool first = kb == 0;
       Epilogue<V> e(act, kb + kc == cin);
+      const auto run_panel = [&](int64_t q, int64_t p, int64_t pe, int64_t panels, const PanelTile& t) {
+        e.col_bias = bias ? bias + q * PW : nullptr;
+        const float* w = wp + q * PW * cin + kb * PW;
+        for (; p < pe; p += MR_HWC) {
+          const int64_t mr = std::min<int64_t>(MR_HWC, pe - p);
+          hwc_fn(mr, t.nv, t.masked)(kc, x + p * cin + kb, cin, w, y + p * cout + q * PW, cout, t.cm, first, e, panels);
+        }
+      };
+      // Short reductions (the weights of the whole channel range fit in L1): pixel tiles
+      // outermost, every panel per tile, so the per-tile setup is paid once per pixel tile.
+      const bool pixels_outer = kc * (q1 - q0) * PW * int64_t(sizeof(float)) <= 32 * 1024;
       for (int64_t pb = p0; pb < p1; pb += Cfg::MC_HWC) {
         const int64_t pe = std::min(p1, pb + Cfg::MC_HWC);
-        for (int64_t q = q0; q < q1; ++q) {
-          const int64_t base = q * PW;
-          const int lo = int(std::max(r.oc_begin, base) - base), hi = int(std::min(r.oc_end, base + PW) - base);
-          const int nv = hi <= L ? 1 : NV_HWC;
-          const bool masked = lo != 0 || hi != nv * L;
-          mask cm[NV_HWC];
-          for (int j = 0; j < NV_HWC; ++j)
-            cm[j] = V::lanes(std::clamp(lo - j * L, 0, L), std::clamp(hi - j * L, 0, L));
-          e.col_bias = bias ? bias + base : nullptr;
-          const float* w = wp + q * PW * cin + kb * PW;
+        if (pixels_outer) {
           for (int64_t p = pb; p < pe; p += MR_HWC) {
-            const int64_t mr = std::min<int64_t>(MR_HWC, pe - p);
-            hwc_fn(mr, nv, masked)(kc, x + p * cin + kb, cin, w, y + p * cout + base, cout, cm, first, e);
+            const int64_t pt = std::min(pe, p + MR_HWC);
+            for (int64_t q = q0; q < q1; ++q) {
+              if (q == qa && qb > qa) {
+                run_panel(q, p, pt, qb - qa, full);
+                q = qb - 1;
+              } else {
+                run_panel(q, p, pt, 1, panel_tile(r, q));
+              }
+            }
           }
+        } else {
+          for (int64_t q = q0; q < q1; ++q) run_panel(q, pb, pe, 1, q >= qa && q < qb ? full : panel_tile(r, q));
         }
       }
     }
