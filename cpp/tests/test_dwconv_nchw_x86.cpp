@@ -53,17 +53,17 @@ Padding random_padding(std::mt19937& rng, int64_t kh, int64_t kw) {
 TEST(DwconvNchwX86, SpecialisedKernelsEveryWidthAndHeight) {
   std::mt19937 rng(7);
   int n = 0;
-  for (int64_t k : {3, 5})
-    for (int64_t s : {1, 2})
-      for (int64_t w = 1; w <= 35; ++w)
-        for (int64_t h = 1; h <= 9; ++h) {
-          Case c;
-          const int64_t ch = pick(rng, 1, 9), mult = n % 7 == 0 ? pick(rng, 2, 4) : 1;
-          Padding pad = n % 3 == 0 ? Padding::symmetric(k / 2, k / 2) : random_padding(rng, k, k);
-          if (!make_case(c, ch, mult, h, w, k, k, s, s, 1, 1, pad, n, n % 2 == 0)) continue;
-          test::expect_all_isas_match_reference(c, uint32_t(n));
-          ++n;
-        }
+  const std::pair<int64_t, int64_t> shapes[] = {{3, 1}, {3, 2}, {5, 1}, {5, 2}, {7, 1}};  // kernel, stride
+  for (const auto& [k, s] : shapes)
+    for (int64_t w = 1; w <= 35; ++w)
+      for (int64_t h = 1; h <= 9; ++h) {
+        Case c;
+        const int64_t ch = pick(rng, 1, 9), mult = n % 7 == 0 ? pick(rng, 2, 4) : 1;
+        Padding pad = n % 3 == 0 ? Padding::symmetric(k / 2, k / 2) : random_padding(rng, k, k);
+        if (!make_case(c, ch, mult, h, w, k, k, s, s, 1, 1, pad, n, n % 2 == 0)) continue;
+        test::expect_all_isas_match_reference(c, uint32_t(n));
+        ++n;
+      }
 }
 
 // Any kernel size, stride and dilation (the generic kernel), asymmetric ones included.
@@ -167,7 +167,7 @@ TEST(DwconvNchwX86, ChoosesTheSpecialisedKernels) {
   };
   const Want wants[] = {{32, 112, 3, 1, "dwconv_3x3s1_nchw"}, {96, 112, 3, 2, "dwconv_3x3s2_nchw"},
                         {120, 28, 5, 1, "dwconv_5x5s1_nchw"}, {72, 56, 5, 2, "dwconv_5x5s2_nchw"},
-                        {96, 56, 7, 1, "dwconv_generic_nchw"}, {16, 40, 3, 3, "dwconv_generic_nchw"}};
+                        {96, 56, 7, 1, "dwconv_7x7s1_nchw"}, {96, 56, 7, 2, "dwconv_generic_nchw"}, {16, 40, 3, 3, "dwconv_generic_nchw"}};
   for (const std::string& isa : test::isas()) {
     if (isa == "scalar") continue;
     select_isa(isa);

@@ -10,6 +10,8 @@
 // row) edge blocks use masked loads, which read zeros for the padding and never touch memory
 // outside the row. The last block is moved back to end at the row's end (overlapping its
 // neighbour), so stores are masked only when the whole row is narrower than a vector.
+// Specialised kernels: 3x3 and 5x5 at stride 1 and 2, 7x7 at stride 1; the generic one takes any
+// kernel size, stride, dilation and multiplier.
 // Stride 2 loads two vectors and splits even/odd columns with permutes (no gathers); only the
 // generic kernel's stride >= 3 gathers.
 //
@@ -36,11 +38,13 @@ DSCONV_DWNCHW_DECLARE(dwconv_3x3s1_nchw_avx2);
 DSCONV_DWNCHW_DECLARE(dwconv_3x3s2_nchw_avx2);
 DSCONV_DWNCHW_DECLARE(dwconv_5x5s1_nchw_avx2);
 DSCONV_DWNCHW_DECLARE(dwconv_5x5s2_nchw_avx2);
+DSCONV_DWNCHW_DECLARE(dwconv_7x7s1_nchw_avx2);
 DSCONV_DWNCHW_DECLARE(dwconv_generic_nchw_avx2);
 DSCONV_DWNCHW_DECLARE(dwconv_3x3s1_nchw_avx512);
 DSCONV_DWNCHW_DECLARE(dwconv_3x3s2_nchw_avx512);
 DSCONV_DWNCHW_DECLARE(dwconv_5x5s1_nchw_avx512);
 DSCONV_DWNCHW_DECLARE(dwconv_5x5s2_nchw_avx512);
+DSCONV_DWNCHW_DECLARE(dwconv_7x7s1_nchw_avx512);
 DSCONV_DWNCHW_DECLARE(dwconv_generic_nchw_avx512);
 DSCONV_DWNCHW_DECLARE(dwconv_3x3s2_nchw_avx512_pairs);
 DSCONV_DWNCHW_DECLARE(dwconv_5x5s2_nchw_avx512_pairs);

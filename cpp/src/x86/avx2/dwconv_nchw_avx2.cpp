@@ -17,6 +17,8 @@ void pack(const WeightDims& d, Layout, const float* w, float* packed) {
 KernelChoice select(const ConvGeometry& g) {
   const bool unit_dilation = g.dh == 1 && g.dw == 1;
   const bool square_stride = g.sh == g.sw && g.sh <= 2;
+  if (unit_dilation && g.sh == 1 && g.sw == 1 && g.kh == 7 && g.kw == 7)
+    return {"avx2/dwconv_7x7s1_nchw", dwconv_7x7s1_nchw_avx2};
   if (unit_dilation && square_stride && g.kh == g.kw && (g.kh == 3 || g.kh == 5)) {
     if (g.kh == 3) return g.sh == 1 ? KernelChoice{"avx2/dwconv_3x3s1_nchw", dwconv_3x3s1_nchw_avx2}
                                     : KernelChoice{"avx2/dwconv_3x3s2_nchw", dwconv_3x3s2_nchw_avx2};

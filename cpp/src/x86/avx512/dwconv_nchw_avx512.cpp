@@ -19,6 +19,8 @@ KernelChoice select(const ConvGeometry& g) {
   const bool narrow = g.wo <= 8;
   const bool unit_dilation = g.dh == 1 && g.dw == 1;
   const bool square_stride = g.sh == g.sw && g.sh <= 2;
+  if (unit_dilation && g.sh == 1 && g.sw == 1 && g.kh == 7 && g.kw == 7)
+    return {"avx512/dwconv_7x7s1_nchw", dwconv_7x7s1_nchw_avx512};
   if (unit_dilation && square_stride && g.kh == g.kw && (g.kh == 3 || g.kh == 5)) {
     if (g.kh == 3 && g.sh == 1) return {"avx512/dwconv_3x3s1_nchw", dwconv_3x3s1_nchw_avx512};
     if (g.kh == 5 && g.sh == 1) return {"avx512/dwconv_5x5s1_nchw", dwconv_5x5s1_nchw_avx512};
