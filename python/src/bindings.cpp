@@ -5,6 +5,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,7 @@
 #include "reference/reference.hpp"
 #include "core/geometry.hpp"
 #include "core/threads.hpp"
+#include "../../bench/roofline.hpp"
 
 namespace py = pybind11;
 using namespace dsconv;
@@ -350,6 +352,16 @@ PYBIND11_MODULE(_core, m) {
     return kernel_name(parse_op(op), logical_shape(in_shape, layout), weight_shape, p);
   });
   m.def("_count_macs", &count_macs);
+  m.def(
+      "_peak_flops",
+      [](const std::string& isa, double seconds) {
+        const auto available = cpu_info().available;
+        if (std::find(available.begin(), available.end(), isa) == available.end())
+          throw Error("ISA '" + isa + "' is not available on this CPU");
+        py::gil_scoped_release release;
+        return dsconv_bench::peak_flops(isa, seconds);
+      },
+      py::arg("isa"), py::arg("seconds"));
   m.def("_set_min_macs_per_thread", &detail::set_min_macs_per_thread);
   m.def("_min_macs_per_thread", &detail::min_macs_per_thread);
 
