@@ -78,6 +78,7 @@ struct Avx512 {
   static Mask mask(int64_t n) { return Mask((1u << n) - 1u); }  // n in [0, 16]
   static Mask lanes(int64_t lo, int64_t hi) { return Mask(mask(hi) & ~mask(lo)); }  // [lo, hi)
   static Mask mask_if(Mask m, bool on) { return Mask(m & -unsigned(on)); }
+  static Mask mask_and(Mask a, Mask b) { return Mask(a & b); }
   static Vec zero() { return _mm512_setzero_ps(); }
   static Vec set1(float v) { return _mm512_set1_ps(v); }
   static Vec load(const float* p) { return _mm512_loadu_ps(p); }
@@ -111,6 +112,7 @@ struct Avx2 {
   }
   static Mask lanes(int64_t lo, int64_t hi) { return _mm256_andnot_si256(mask(lo), mask(hi)); }  // [lo, hi)
   static Mask mask_if(Mask m, bool on) { return _mm256_and_si256(m, _mm256_set1_epi32(-int(on))); }
+  static Mask mask_and(Mask a, Mask b) { return _mm256_and_si256(a, b); }
   static Vec zero() { return _mm256_setzero_ps(); }
   static Vec set1(float v) { return _mm256_set1_ps(v); }
   static Vec load(const float* p) { return _mm256_loadu_ps(p); }
@@ -214,6 +216,11 @@ struct Kernel {
     else if constexpr (MASKED) return I::load(p, I::mask_if(b.mask, inside));
     else return I::load(p, I::mask_if(I::mask(V), inside));
   }
+  // A column of a border tile: cm is empty when the column lies in the padding.
+  static Vec load_x(const float* p, const Block<I>& b, Mask cm) {
+    if constexpr (MASKED) return I::load(p, I::mask_and(b.mask, cm));
+    else return I::load(p, cm);
+  }
   // Fixed shapes read a zero-padded copy of the block's weights; the generic shape reads the
   // packed buffer, masked where lanes are not channels.
   static Vec load_w(const float* p, const Block<I>& b) {
@@ -238,14 +245,17 @@ struct Kernel {
 
   // One kernel row of a fixed shape into T accumulators, weights wv[0..KW). Each column of
   // the tile's footprint is loaded once and feeds every accumulator that uses it.
-  template <int T>
-  static void row_fixed(const Geo& g, const Block<I>& b, const float* xr, const Vec* wv, Vec (&acc)[T]) {
+  template <int T, bool EDGE>
+  static void row_fixed(const Geo& g, const Block<I>& b, const float* xr, const Vec* wv, const Mask* cm,
+                        Vec (&acc)[T]) {
     constexpr int SW = S::SW, DW = S::DW;
     constexpr int F = (T - 1) * SW + (KW - 1) * DW + 1;  // footprint columns
     const int64_t C = g.C;
 #pragma GCC unroll 64
     for (int q = 0; q < F; ++q) {
-      Vec xv = load_x(xr + q * C, b);
+      Vec xv;
+      if constexpr (EDGE) xv = load_x(xr + q * C, b, cm[q]);
+      else xv = load_x(xr + q * C, b);
       // Keep the column in a register: otherwise GCC folds it into each FMA as a memory
       // operand, reloading it up to kw times and making the loop load-bound.
       asm("" : "+v"(xv));
@@ -258,13 +268,14 @@ struct Kernel {
   }
 
   // One kernel row (weights wr) into T accumulators.
-  template <int T>
-  static void row_any(const Geo& g, const Block<I>& b, const float* xr, const float* wr, Vec (&acc)[T]) {
+  template <int T, bool EDGE = false>
+  static void row_any(const Geo& g, const Block<I>& b, const float* xr, const float* wr, const Mask* cm,
+                      Vec (&acc)[T]) {
     if constexpr (S::fixed) {
       Vec wv[KW];
 #pragma GCC unroll 16
       for (int j = 0; j < KW; ++j) wv[j] = load_w(wr + j * b.ws, b);
-      row_fixed<T>(g, b, xr, wv, acc);
+      row_fixed<T, EDGE>(g, b, xr, wv, cm, acc);
     } else {
       const int64_t sC = g.sw * g.C, dC = g.dw * g.C;
       for (int64_t j = 0; j < g.kw; ++j, xr += dC) {
@@ -277,27 +288,27 @@ struct Kernel {
 
   // T output pixels whose taps all lie inside the input, kernel rows [i0, i1). xr: input at
   // kernel row i0, the first pixel's first column, the block's first channel.
-  template <int T>
+  template <int T, bool EDGE = false>
   static void tile(const Geo& g, const Block<I>& b, const Epilogue<I>& e, const float* xr, int64_t i0,
-                   int64_t i1, float* yp) {
+                   int64_t i1, const Mask* cm, float* yp) {
     Vec acc[T];
     start<T>(b, acc);
     const int64_t kw = S::fixed ? KW : g.kw;
-    for (int64_t i = i0; i < i1; ++i, xr += g.rstep) row_any<T>(g, b, xr, b.w + i * kw * b.ws, acc);
+    for (int64_t i = i0; i < i1; ++i, xr += g.rstep) row_any<T, EDGE>(g, b, xr, b.w + i * kw * b.ws, cm, acc);
     finish<T>(g, b, e, acc, yp);
   }
 
   // The same with every kernel row inside the input, rows unrolled; wv: all KH*KW weight
   // vectors when S::WREG.
-  template <int T>
+  template <int T, bool EDGE = false>
   static void tile_full(const Geo& g, const Block<I>& b, const Epilogue<I>& e, const float* xr, const Vec* wv,
-                        float* yp) {
+                        const Mask* cm, float* yp) {
     Vec acc[T];
     start<T>(b, acc);
 #pragma GCC unroll 8
     for (int i = 0; i < KH; ++i) {
-      if constexpr (S::WREG) row_fixed<T>(g, b, xr + i * g.rstep, wv + i * KW, acc);
-      else row_any<T>(g, b, xr + i * g.rstep, b.w + i * KW * b.ws, acc);
+      if constexpr (S::WREG) row_fixed<T, EDGE>(g, b, xr + i * g.rstep, wv + i * KW, cm, acc);
+      else row_any<T, EDGE>(g, b, xr + i * g.rstep, b.w + i * KW * b.ws, cm, acc);
     }
     finish<T>(g, b, e, acc, yp);
   }
@@ -364,6 +375,45 @@ struct Kernel {
       });
   }
 
+  // One output row of one channel block, fixed shapes with a column-mask table cm (entry q:
+  // input column q - pad_left, empty outside the input): tiles of T pixels, the ones that
+  // touch a border (or a row's last, narrower one) loading their columns through the table.
+  __attribute__((noinline)) static void row_masked(const Geo& g, const Block<I>& b, const Epilogue<I>& e,
+                                                   const float* x, int64_t oh, float* y, int64_t owl,
+                                                   int64_t owr, const Mask* cm) {
+    constexpr int T = S::T, SW = S::SW;
+    const int64_t ih0 = oh * g.sh - g.pt;
+    int64_t i0 = ih0 >= 0 ? 0 : (-ih0 + g.dh - 1) / g.dh;
+    int64_t i1 = ih0 > g.H - 1 ? 0 : std::min(g.kh, (g.H - 1 - ih0) / g.dh + 1);
+    if (i0 >= i1) i0 = i1 = 0;
+    const float* xr = x + (i0 < i1 ? (ih0 + i0 * g.dh) * g.xrow : 0) - g.pl * g.C;
+    float* yr = y + oh * g.yrow;
+    const bool full = i0 == 0 && i1 == KH;
+    Vec wv[S::WREG ? KH * KW : 1];
+    if constexpr (S::WREG) {
+      if (full) {
+#pragma GCC unroll 64
+        for (int t = 0; t < KH * KW; ++t) wv[t] = load_w(b.w + t * b.ws, b);
+      }
+    }
+    auto edge = [&](int64_t ow, int64_t n) {
+      const float* xp = xr + ow * SW * g.C;
+      with_width<T>(n, [&](auto w) {
+        constexpr int N = decltype(w)::value;
+        if (full) tile_full<N, true>(g, b, e, xp, wv, cm + ow * SW, yr + ow * g.Co);
+        else tile<N, true>(g, b, e, xp, i0, i1, cm + ow * SW, yr + ow * g.Co);
+      });
+    };
+    int64_t ow = 0;
+    for (; ow < owl; ow += T) edge(ow, std::min<int64_t>(T, g.wo - ow));
+    for (; ow + T <= owr; ow += T) {
+      const float* xp = xr + ow * SW * g.C;
+      if (full) tile_full<T>(g, b, e, xp, wv, nullptr, yr + ow * g.Co);
+      else tile<T>(g, b, e, xp, i0, i1, nullptr, yr + ow * g.Co);
+    }
+    for (; ow < g.wo; ow += T) edge(ow, std::min<int64_t>(T, g.wo - ow));
+  }
+
   // One output row of one channel block: left border pixels [0, owl) in edge tiles, interior
   // pixels [owl, owr) (every tap inside the input) in direct tiles of T and one narrower
   // tile, right border pixels in edge tiles.
@@ -390,19 +440,19 @@ struct Kernel {
 #pragma GCC unroll 64
           for (int t = 0; t < KH * KW; ++t) wv[t] = load_w(b.w + t * b.ws, b);
         }
-        for (; ow + T <= owr; ow += T, xp += step) tile_full<T>(g, b, e, xp, wv, yr + ow * g.Co);
+        for (; ow + T <= owr; ow += T, xp += step) tile_full<T>(g, b, e, xp, wv, nullptr, yr + ow * g.Co);
         if (ow < owr)
           with_width<T - 1>(owr - ow, [&](auto n) {
-            tile_full<decltype(n)::value>(g, b, e, xp, wv, yr + ow * g.Co);
+            tile_full<decltype(n)::value>(g, b, e, xp, wv, nullptr, yr + ow * g.Co);
           });
         done = true;
       }
     }
     if (!done) {
-      for (; ow + T <= owr; ow += T, xp += step) tile<T>(g, b, e, xp, i0, i1, yr + ow * g.Co);
+      for (; ow + T <= owr; ow += T, xp += step) tile<T>(g, b, e, xp, i0, i1, nullptr, yr + ow * g.Co);
       if (ow < owr)
         with_width<T - 1>(owr - ow, [&](auto n) {
-          tile<decltype(n)::value>(g, b, e, xp, i0, i1, yr + ow * g.Co);
+          tile<decltype(n)::value>(g, b, e, xp, i0, i1, nullptr, yr + ow * g.Co);
         });
     }
     edge_span(g, b, e, xr, i0, i1, owr, g.wo, yr);
@@ -417,6 +467,9 @@ constexpr int64_t kRealignMinVectors = 2;
 // Channel blocks per group, and the L1 bytes a group's kernel rows may take.
 constexpr int64_t kMaxGroup = 8;
 constexpr int64_t kGroupBytes = 16 * 1024;
+// Widest padded input row (in pixels) whose column masks are tabulated on the stack; wider
+// rows take the per-tap masks of edge_tile.
+constexpr int64_t kMaxMaskCols = 512;
 
 template <class I, class S, bool MULT>
 void run_blocks(const ConvGeometry& cg, const WorkRange& r, const float* x, const float* w, const float* bias,
@@ -454,6 +507,19 @@ void run_blocks(const ConvGeometry& cg, const WorkRange& r, const float* x, cons
   const int64_t rows_bytes = ((g.kh - 1) * g.dh + 1) * g.W * V * int64_t(sizeof(float));
   const int64_t group = std::max<int64_t>(1, std::min<int64_t>(kMaxGroup, kGroupBytes / rows_bytes));
 
+  // Fixed shapes: one mask per input column of the padded row, empty in the padding.
+  using Mask = typename I::Mask;
+  const int64_t padded_cols = (g.wo - 1) * g.sw + span + 1;
+  Mask colmask[S::fixed ? kMaxMaskCols : 1];
+  const Mask* cm = nullptr;
+  if constexpr (S::fixed) {
+    if (padded_cols <= kMaxMaskCols) {
+      for (int64_t q = 0; q < padded_cols; ++q)
+        colmask[q] = I::mask_if(I::mask(V), uint64_t(q - g.pl) < uint64_t(g.W));
+      cm = colmask;
+    }
+  }
+
   Block<I> blocks[kMaxGroup];
   alignas(64) float wcopy[kMaxGroup][S::fixed ? S::KH * S::KW * V : 1];
   for (int64_t ob = r.oh_begin; ob < r.oh_end; ob += band) {
@@ -488,8 +554,13 @@ void run_blocks(const ConvGeometry& cg, const WorkRange& r, const float* x, cons
           const int64_t oc = og + k * V;
           const float* xb = x + oc / m;
           float* yb = y + oc;
-          if (masked_block[k]) Kernel<I, S, true, MULT>::row(g, blocks[k], e, xb, oh, yb, owl, owr);
-          else Kernel<I, S, false, MULT>::row(g, blocks[k], e, xb, oh, yb, owl, owr);
+          if (cm) {
+            if (masked_block[k]) Kernel<I, S, true, MULT>::row_masked(g, blocks[k], e, xb, oh, yb, owl, owr, cm);
+            else Kernel<I, S, false, MULT>::row_masked(g, blocks[k], e, xb, oh, yb, owl, owr, cm);
+          } else {
+            if (masked_block[k]) Kernel<I, S, true, MULT>::row(g, blocks[k], e, xb, oh, yb, owl, owr);
+            else Kernel<I, S, false, MULT>::row(g, blocks[k], e, xb, oh, yb, owl, owr);
+          }
         }
       }
     }
