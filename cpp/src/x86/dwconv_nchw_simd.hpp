@@ -2,18 +2,20 @@
 // x86/avx2/dwconv_*_nchw_avx2.cpp and x86/avx512/dwconv_*_nchw_avx512.cpp.
 //
 // Vectors run along the output width, straight from the input (no copy). A tile of R output
-// rows of one output channel is computed one column block (one vector of outputs) at a time: each
-// input row the tile needs is loaded once per tap column and feeds every output row of the
-// tile that uses it, with the channel's weights broadcast in registers and bias + activation
-// applied in registers before the store. Rows above/below the image point at a shared zero
+// rows of one output channel is computed one column block (one vector of outputs) at a time:
+// each input row the tile needs is loaded once and feeds every output row of the tile that uses
+// it, with the channel's weights broadcast in registers and bias + activation applied in
+// registers before the store. Tap columns: AVX-512 loads two vectors per row and shifts the
+// taps out with valignd; AVX2 loads one vector per tap column. Rows above/below the image point at a shared zero
 // row. Column blocks whose taps all fall inside the row use plain loads; the (at most two per
 // row) edge blocks use masked loads, which read zeros for the padding and never touch memory
 // outside the row. The last block is moved back to end at the row's end (overlapping its
 // neighbour), so stores are masked only when the whole row is narrower than a vector.
 // Specialised kernels: 3x3 and 5x5 at stride 1 and 2, 7x7 at stride 1; the generic one takes any
 // kernel size, stride, dilation and multiplier.
-// Stride 2 loads two vectors and splits even/odd columns with permutes (no gathers); only the
-// generic kernel's stride >= 3 gathers.
+// Stride 2 splits even/odd columns with permutes, no gathers (AVX-512: three loads per row, the
+// later taps shifted in with vpermt2ps; outputs at most 8 wide pack two rows per vector); only
+// the generic kernel's stride >= 3 gathers.
 //
 // Everything templated lives in an anonymous namespace: each ISA's translation unit gets its
 // own copy, compiled with its own flags, so no inline function is shared across ISAs.
