@@ -96,7 +96,9 @@ TEST(Neon, KernelNames) {
     EXPECT_EQ(kernel_name(Op::Depthwise, {1, 8, 9, 9}, {8, 1, 5, 5}, p), "neon/dwconv_5x5s2" + suffix);
     p.stride_h = p.stride_w = 1;
     EXPECT_EQ(kernel_name(Op::Depthwise, {1, 8, 9, 9}, {8, 1, 5, 5}, p), "neon/dwconv_5x5s1" + suffix);
-    EXPECT_EQ(kernel_name(Op::Depthwise, {1, 8, 9, 9}, {16, 1, 7, 7}, p), "neon/dwconv_generic" + suffix);
+    EXPECT_EQ(kernel_name(Op::Depthwise, {1, 8, 9, 9}, {16, 1, 1, 7}, p), "neon/dwconv_generic" + suffix);
+    EXPECT_EQ(kernel_name(Op::Depthwise, {1, 8, 9, 9}, {8, 1, 7, 7}, p),
+              layout == Layout::NCHW ? "neon/dwconv_7x7s1_nchw" : "neon/dwconv_generic_nhwc");
     p.dilation_h = p.dilation_w = 2;
     EXPECT_EQ(kernel_name(Op::Depthwise, {1, 8, 9, 9}, {8, 1, 3, 3}, p), "neon/dwconv_generic" + suffix);
     p.dilation_h = p.dilation_w = 1;
@@ -105,15 +107,15 @@ TEST(Neon, KernelNames) {
   }
 }
 
-// The specialised 3x3/5x5 stride 1/2 kernels: channels around the 4- and 8-wide blocks,
+// The specialised 3x3/5x5 stride 1/2 (and NCHW 7x7 stride 1) kernels: channels around the 4- and 8-wide blocks,
 // widths around the 4-pixel step and the 8-column NCHW tile, borders, rows around the row
 // tiles, every activation.
 TEST(Neon, DepthwiseSpecialised) {
   REQUIRE_NEON();
-  Sampler keep(6);
+  Sampler keep(8);
   int i = 0;
   for (Layout layout : {Layout::NHWC, Layout::NCHW})
-    for (int64_t k : {3, 5})
+    for (int64_t k : {3, 5, 7})
       for (int64_t s : {1, 2})
         for (int64_t c : {1, 3, 4, 5, 8, 9, 13})
           for (int64_t w : {1, 2, 5, 8, 11, 17})

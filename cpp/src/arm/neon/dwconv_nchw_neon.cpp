@@ -6,17 +6,18 @@
 // channels of a depth multiplier. Copy: (rows x padded width) floats per channel, against
 // ho*wo*kh*kw FMAs.
 //
-// Specialised 3x3 / 5x5, stride 1 / 2 (dilation 1): weights in registers (K*K floats in
+// Specialised 3x3 / 5x5, stride 1 / 2, and 7x7 stride 1 (dilation 1): weights in registers (K*K floats in
 // ceil(K*K/4) vectors, FMA by element), a tile of RT output rows x U vectors (4U columns):
 // each input row is loaded once per tile and feeds every output row of the tile that uses it.
 //   stride 1: U+1 vector loads per input row, the K shifted taps built with vext (no load);
 //   stride 2: U+1 vld2q (deinterleaved even/odd columns), shifted taps with vext.
 //   aarch64: U = 2; RT = 4 for 3x3: 8 accumulators + 3 weight vectors, 3x3 s1 reads 6 rows x
 //     3 loads for 72 FMAs (0.25 loads/FMA), 3x3 s2 9 rows x 3 vld2q (0.38); 5x5 s1 RT = 2:
-//     6 x 3 for 100 (0.18); 5x5 s2 RT = 1: 5 x 3 vld2q for 50 (0.30) (larger tiles spill).
+//     6 x 3 for 100 (0.18); 5x5 s2 RT = 1: 5 x 3 vld2q for 50 (0.30); 7x7 s1 RT = 1: 13
+//     weight vectors, 7 x 4 loads for 98 FMAs (0.29; GCC adds ~0.27 stack accesses per FMA).
 //   armv7 (16 registers; the by-element multiply-add is vmla there, see fma_lane): 3x3 with
-//     U = 2, RT = 2 (4 x 3 loads for 36 FMAs: 0.33); 5x5 with U = 1, RT = 1 (5 x 2 loads for
-//     25: 0.40). GCC 12 still spills part of these tiles on armv7 (its schedule hoists all the
+//     U = 2, RT = 2 (4 x 3 loads for 36 FMAs: 0.33); 5x5 and 7x7 with U = 1, RT = 1 (5 x 2
+//     loads for 25 FMAs: 0.40; 7 x 3 for 49: 0.43). GCC 12 still spills part of these tiles on armv7 (its schedule hoists all the
 //     row loads, and by-element operands must sit in q0-q7): about 0.6 stack accesses per FMA
 //     for 3x3 and 1.1 for 5x5 in the generated code; worth measuring on a 32-bit board.
 // Generic path (any kernel, stride, dilation): U = 2 vectors per step, one weight broadcast
@@ -44,11 +45,11 @@ constexpr int kU = 2;  // vectors along the width per step
 // Vectors along the width per step of the specialised kernels (armv7's 5x5: one, or spills).
 template <int K, int S>
 constexpr int width_vectors() {
-  return kVectorRegisters == 16 && K == 5 ? 1 : kU;
+  return kVectorRegisters == 16 && K >= 5 ? 1 : kU;
 }
 template <int K, int S>
 constexpr int row_tile() {
-  if (kVectorRegisters == 32) return K == 3 ? 4 : (S == 1 ? 2 : 1);
+  if (kVectorRegisters == 32) return K == 3 ? 4 : (K == 5 && S == 1 ? 2 : 1);
   return K == 3 ? 2 : 1;
 }
 constexpr int64_t kSlack = 16;  // readable zeros right of the last needed column
@@ -97,19 +98,22 @@ struct Fixed {
   static constexpr int kWV = (K * K + 3) / 4;
   static constexpr int U = width_vectors<K, S>();
 
-  // Taps j = 0..K-1 of U vectors starting at row + 4*S*u (stride S), from U+1 loads.
+  // Taps j = 0..K-1 of U vectors starting at row + 4*S*u (stride S): stride 1 from
+  // U + (K-1)/4 + 1 loads, stride 2 (K <= 5) from U+1 vld2q.
   template <int RT>
   static inline void tile(const float* plane, int64_t ld, const float32x4_t (&wv)[kWV], float32x4_t* acc) {
     for_each_index<(RT - 1) * S + K>([&](auto r) DSCONV_UNROLL {
       const float* row = plane + r * ld;
       if constexpr (S == 1) {
-        float32x4_t a[U + 1];
-        for_each_index<U + 1>([&](auto u) DSCONV_UNROLL { a[u] = vld1q_f32(row + 4 * u); });
+        constexpr int NA = U + (K - 1) / 4 + 1;
+        float32x4_t a[NA];
+        for_each_index<NA>([&](auto u) DSCONV_UNROLL { a[u] = vld1q_f32(row + 4 * u); });
         for_each_index<U>([&](auto u) DSCONV_UNROLL {
           for_each_index<K>([&](auto j) DSCONV_UNROLL {
+            constexpr int jv = decltype(u)::value + decltype(j)::value / 4, js = decltype(j)::value % 4;
             float32x4_t v;
-            if constexpr (decltype(j)::value == 4) v = a[u + 1];
-            else v = vextq_f32(a[u], a[u + 1], decltype(j)::value);
+            if constexpr (js == 0) v = a[jv];
+            else v = vextq_f32(a[jv], a[jv + 1], js);
             accumulate<RT, decltype(r)::value, decltype(j)::value>(acc, u, v, wv);
           });
         });
@@ -233,6 +237,7 @@ KernelChoice select(const ConvGeometry& g) {
   if (square && g.kh == 3 && g.sh == 2) return {"neon/dwconv_3x3s2_nchw", run<Fixed<3, 2>>};
   if (square && g.kh == 5 && g.sh == 1) return {"neon/dwconv_5x5s1_nchw", run<Fixed<5, 1>>};
   if (square && g.kh == 5 && g.sh == 2) return {"neon/dwconv_5x5s2_nchw", run<Fixed<5, 2>>};
+  if (square && g.kh == 7 && g.sh == 1) return {"neon/dwconv_7x7s1_nchw", run<Fixed<7, 1>>};
   return {"neon/dwconv_generic_nchw", run<Generic>};
 }
 
