@@ -376,8 +376,9 @@ struct Kernel {
   }
 
   // One output row of one channel block, fixed shapes with a column-mask table cm (entry q:
-  // input column q - pad_left, empty outside the input): tiles of T pixels, the ones that
-  // touch a border (or a row's last, narrower one) loading their columns through the table.
+  // input column q - pad_left, empty outside the input): border pixels in tiles that load their
+  // columns through the table, interior pixels in direct tiles of T and one narrower tile; a
+  // row of at most T pixels is one table-masked tile (T independent accumulators).
   __attribute__((noinline)) static void row_masked(const Geo& g, const Block<I>& b, const Epilogue<I>& e,
                                                    const float* x, int64_t oh, float* y, int64_t owl,
                                                    int64_t owr, const Mask* cm) {
@@ -404,12 +405,23 @@ struct Kernel {
         else tile<N, true>(g, b, e, xp, i0, i1, cm + ow * SW, yr + ow * g.Co);
       });
     };
+    if (g.wo <= T) return edge(0, g.wo);
     int64_t ow = 0;
-    for (; ow < owl; ow += T) edge(ow, std::min<int64_t>(T, g.wo - ow));
+    for (; ow < owl; ow += T) edge(ow, std::min<int64_t>(T, owl - ow));
+    ow = owl;
     for (; ow + T <= owr; ow += T) {
       const float* xp = xr + ow * SW * g.C;
       if (full) tile_full<T>(g, b, e, xp, wv, nullptr, yr + ow * g.Co);
       else tile<T>(g, b, e, xp, i0, i1, nullptr, yr + ow * g.Co);
+    }
+    if (ow < owr) {
+      const float* xp = xr + ow * SW * g.C;
+      with_width<T - 1>(owr - ow, [&](auto w) {
+        constexpr int N = decltype(w)::value;
+        if (full) tile_full<N>(g, b, e, xp, wv, nullptr, yr + ow * g.Co);
+        else tile<N>(g, b, e, xp, i0, i1, nullptr, yr + ow * g.Co);
+      });
+      ow = owr;
     }
     for (; ow < g.wo; ow += T) edge(ow, std::min<int64_t>(T, g.wo - ow));
   }
