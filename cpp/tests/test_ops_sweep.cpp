@@ -74,7 +74,7 @@ TEST_P(OpsSweep, Conv2d) {
 INSTANTIATE_TEST_SUITE_P(Random, OpsSweep, ::testing::Range(0, 60));
 
 TEST(OpsSweep, ThreadCountNeverChangesTheBits) {
-  const TensorShape in{1, 40, 30, 30};
+  const TensorShape in{1, 40, 64, 64};  // large enough to be split (threads.cpp: 400k MACs per thread)
   const auto x = test::random_floats(test::count(in), 7);
   const auto dw = test::random_floats(40 * 9, 8), pw = test::random_floats(40 * 24, 9);
   const int threads = get_num_threads();
@@ -82,7 +82,7 @@ TEST(OpsSweep, ThreadCountNeverChangesTheBits) {
     ConvParams p;
     p.padding = Padding::symmetric(1, 1);
     p.layout = layout;
-    std::vector<float> a(40 * 30 * 30), b(a.size()), c(24 * 30 * 30), d(c.size());
+    std::vector<float> a(40 * 64 * 64), b(a.size()), c(24 * 64 * 64), d(c.size());
     set_num_threads(1);
     depthwise_conv2d(x.data(), in, dw.data(), {40, 1, 3, 3}, nullptr, a.data(), p);
     pointwise_conv2d(x.data(), in, pw.data(), {24, 40}, nullptr, c.data(), Activation::none(), layout);
