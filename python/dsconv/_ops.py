@@ -17,45 +17,55 @@ def _bias(b, name="bias"):
     return None if b is None else _args.as_float32(b, name)
 
 
-def _out(out):
-    # The core checks dtype, shape and contiguity; it only has to be an ndarray to get there.
-    return out
+# Parsed call options by their plain-int/str spelling: small layers run in a few microseconds,
+# so a call must not re-parse the same options every time.
+_PARAMS = {}
+
+
+def _params(stride, padding, dilation, groups, activation, layout):
+    key = None
+    if (type(stride) is int and type(dilation) is int and type(groups) is int and type(padding) in (int, str)
+            and (activation is None or type(activation) is str) and type(layout) is str):
+        key = (stride, padding, dilation, groups, activation, layout)
+        params = _PARAMS.get(key)
+        if params is not None:
+            return params
+    pad, same = _args.padding(padding)
+    params = _core.conv_params(_args.pair(stride, "stride"), pad, same, _args.pair(dilation, "dilation"),
+                               _args._int(groups, "groups"), _args.activation(activation), _args.layout(layout))
+    if key is not None and len(_PARAMS) < 4096:
+        _PARAMS[key] = params
+    return params
 
 
 def depthwise_conv2d(x, weight, bias=None, *, stride=1, padding=0, dilation=1, activation=None,
                      layout="NCHW", out=None):
     """Depthwise convolution. weight: (C*m, 1, kH, kW); output channel c*m + j reads channel c."""
-    pad, same = _args.padding(padding)
-    return _core.depthwise_conv2d(_args.as_float32(x, "input"), _weight(weight), _bias(bias), _out(out),
-                                  _args.pair(stride, "stride"), pad, same, _args.pair(dilation, "dilation"),
-                                  _args.activation(activation), _args.layout(layout))
+    return _core.depthwise_conv2d(_args.as_float32(x, "input"), _weight(weight), _bias(bias), out,
+                                  _params(stride, padding, dilation, 1, activation, layout))
 
 
 def pointwise_conv2d(x, weight, bias=None, *, activation=None, layout="NCHW", out=None):
     """1x1 convolution. weight: (Cout, Cin) or (Cout, Cin, 1, 1)."""
-    return _core.pointwise_conv2d(_args.as_float32(x, "input"), _weight(weight), _bias(bias), _out(out),
-                                  _args.activation(activation), _args.layout(layout))
+    return _core.pointwise_conv2d(_args.as_float32(x, "input"), _weight(weight), _bias(bias), out,
+                                  _params(1, 0, 1, 1, activation, layout))
 
 
 def conv2d(x, weight, bias=None, *, stride=1, padding=0, dilation=1, groups=1, activation=None,
            layout="NCHW", out=None):
     """Direct standard convolution. weight: (Cout, Cin/groups, kH, kW)."""
-    pad, same = _args.padding(padding)
-    groups = _args._int(groups, "groups")
-    return _core.conv2d(_args.as_float32(x, "input"), _weight(weight), _bias(bias), _out(out),
-                        _args.pair(stride, "stride"), pad, same, _args.pair(dilation, "dilation"), groups,
-                        _args.activation(activation), _args.layout(layout))
+    return _core.conv2d(_args.as_float32(x, "input"), _weight(weight), _bias(bias), out,
+                        _params(stride, padding, dilation, groups, activation, layout))
 
 
 def separable_conv2d(x, dw_weight, pw_weight, dw_bias=None, pw_bias=None, *, stride=1, padding=0, dilation=1,
                      dw_activation=None, activation=None, layout="NCHW", out=None):
     """Depthwise (stride, padding, dilation, dw_activation) then pointwise (activation)."""
-    pad, same = _args.padding(padding)
     return _core.separable_conv2d(_args.as_float32(x, "input"), _weight(dw_weight, "dw_weight"),
                                   _weight(pw_weight, "pw_weight"), _bias(dw_bias, "dw_bias"),
-                                  _bias(pw_bias, "pw_bias"), _out(out), _args.pair(stride, "stride"), pad, same,
-                                  _args.pair(dilation, "dilation"), _args.activation(dw_activation),
-                                  _args.activation(activation), _args.layout(layout))
+                                  _bias(pw_bias, "pw_bias"), out,
+                                  _params(stride, padding, dilation, 1, dw_activation, layout),
+                                  _params(1, 0, 1, 1, activation, layout))
 
 
 def pack_weights(weight, op, *, layout="NCHW"):

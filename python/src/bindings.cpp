@@ -176,9 +176,7 @@ py::array run_single(Op op, const py::object& x_obj, const py::object& w_obj, co
 }
 
 py::array run_depthwise(const py::object& x, const py::object& weight, const py::object& bias, const py::object& out,
-                        Pair stride, Pad4 padding, bool same, Pair dilation, const Act& act,
-                        const std::string& layout) {
-  const ConvParams p = make_params(stride, padding, same, dilation, 1, act, layout);
+                        const ConvParams& p) {
   return run_single(
       Op::Depthwise, x, weight, bias, out, p.layout,
       [&](const TensorShape& in, const std::vector<int64_t>& ws) { return depthwise_output_shape(in, ws, p); },
@@ -190,25 +188,22 @@ py::array run_depthwise(const py::object& x, const py::object& weight, const py:
       });
 }
 
+// Pointwise uses the activation and layout of `p`.
 py::array run_pointwise(const py::object& x, const py::object& weight, const py::object& bias, const py::object& out,
-                        const Act& act_spec, const std::string& layout_name) {
-  const Layout layout = parse_layout(layout_name);
-  const Activation act = parse_activation(act_spec);
+                        const ConvParams& p) {
   return run_single(
-      Op::Pointwise, x, weight, bias, out, layout,
+      Op::Pointwise, x, weight, bias, out, p.layout,
       [&](const TensorShape& in, const std::vector<int64_t>& ws) { return pointwise_output_shape(in, ws); },
       [&](const float* xp, const TensorShape& in, const WeightArg& w, const float* b, float* yp) {
         if (w.packed)
-          pointwise_conv2d(xp, in, *w.packed, b, yp, act, layout);
+          pointwise_conv2d(xp, in, *w.packed, b, yp, p.activation, p.layout);
         else
-          pointwise_conv2d(xp, in, w.raw.data(), w.shape, b, yp, act, layout);
+          pointwise_conv2d(xp, in, w.raw.data(), w.shape, b, yp, p.activation, p.layout);
       });
 }
 
 py::array run_conv2d(const py::object& x, const py::object& weight, const py::object& bias, const py::object& out,
-                     Pair stride, Pad4 padding, bool same, Pair dilation, int64_t groups, const Act& act,
-                     const std::string& layout) {
-  const ConvParams p = make_params(stride, padding, same, dilation, groups, act, layout);
+                     const ConvParams& p) {
   return run_single(
       Op::Conv2d, x, weight, bias, out, p.layout,
       [&](const TensorShape& in, const std::vector<int64_t>& ws) { return conv2d_output_shape(in, ws, p); },
@@ -224,13 +219,13 @@ PackedWeights packed_or_pack(const WeightArg& w, Op op, Layout layout) {
   return w.packed ? *w.packed : pack_weights(w.raw.data(), w.shape, op, layout);
 }
 
+// The depthwise stage runs with `dw`; the pointwise one with the activation of `pw`.
 py::array run_separable(const py::object& x_obj, const py::object& dw_obj, const py::object& pw_obj,
                         const py::object& dw_bias_obj, const py::object& pw_bias_obj, const py::object& out,
-                        Pair stride, Pad4 padding, bool same, Pair dilation, const Act& dw_act, const Act& act,
-                        const std::string& layout) {
+                        const ConvParams& dw_params, const ConvParams& pw_params) {
   SeparableParams p;
-  p.depthwise = make_params(stride, padding, same, dilation, 1, dw_act, layout);
-  p.activation = parse_activation(act);
+  p.depthwise = dw_params;
+  p.activation = pw_params.activation;
   py::array_t<float> x = float_array(x_obj, "input");
   const TensorShape in = input_shape(x, p.depthwise.layout);
   const WeightArg dw = weight_arg(dw_obj, "dw_weight", Op::Depthwise);
@@ -336,6 +331,13 @@ PYBIND11_MODULE(_core, m) {
                (w.layout() == Layout::NCHW ? "NCHW" : "NHWC") + "', isa='" + w.isa() + "')";
       });
 
+  // The options of a call, parsed once (the Python layer caches them): per-call conversion of
+  // tuples and strings would cost more than a small layer's kernel.
+  py::class_<ConvParams>(m, "ConvParams");
+  m.def("conv_params", [](Pair stride, Pad4 padding, bool same, Pair dilation, int64_t groups, const Act& act,
+                          const std::string& layout) {
+    return make_params(stride, padding, same, dilation, groups, act, layout);
+  });
   m.def("depthwise_conv2d", &run_depthwise);
   m.def("pointwise_conv2d", &run_pointwise);
   m.def("conv2d", &run_conv2d);
