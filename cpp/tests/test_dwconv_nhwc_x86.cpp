@@ -68,6 +68,23 @@ TEST(DwconvNhwcX86, ShapedKernelsEveryWidthAndHeight) {
         }
 }
 
+// Narrow tall maps (the 3x3 AVX-512 kernel computes rows of at most 8 pixels two at a time):
+// odd and even row counts, rows next to the borders, several channel blocks with a tail.
+TEST(DwconvNhwcX86, NarrowTallMaps) {
+  std::mt19937 rng(11);
+  int n = 0;
+  for (int64_t s : {1, 2})
+    for (int64_t w = 1; w <= 9; ++w)
+      for (int64_t h : {7, 12, 15, 16}) {
+        Case c;
+        const int64_t ch = n % 2 ? 37 : 64;
+        const Padding pad = n % 3 == 0 ? Padding::symmetric(1, 1) : n % 3 == 1 ? Padding{} : random_padding(rng, 3, 3);
+        if (!make_case(c, ch, 1, h, w, 3, 3, s, s, 1, 1, pad, n, n % 2 == 0)) continue;
+        test::expect_all_isas_match_reference(c, uint32_t(3000 + n));
+        ++n;
+      }
+}
+
 // Every channel count 1..49 (1..3 full vectors + tails on AVX2 and AVX-512) on each shape.
 TEST(DwconvNhwcX86, EveryChannelCount) {
   int n = 0;

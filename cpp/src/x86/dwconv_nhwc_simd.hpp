@@ -376,9 +376,10 @@ struct Kernel {
   }
 
   // One output row of one channel block, fixed shapes with a column-mask table cm (entry q:
-  // input column q - pad_left, empty outside the input): border pixels in tiles that load their
-  // columns through the table, interior pixels in direct tiles of T and one narrower tile; a
-  // row of at most T pixels is one table-masked tile (T independent accumulators).
+  // input column q - pad_left, empty outside the input). The row is split into the fewest tiles
+  // of at most T pixels, of near-equal widths: no 1-pixel border tile (a single chain of kh*kw
+  // dependent FMAs) and no short remainder. Tiles that touch a border load their columns
+  // through the table; the others load directly.
   __attribute__((noinline)) static void row_masked(const Geo& g, const Block<I>& b, const Epilogue<I>& e,
                                                    const float* x, int64_t oh, float* y, int64_t owl,
                                                    int64_t owr, const Mask* cm) {
@@ -397,33 +398,60 @@ struct Kernel {
         for (int t = 0; t < KH * KW; ++t) wv[t] = load_w(b.w + t * b.ws, b);
       }
     }
-    auto edge = [&](int64_t ow, int64_t n) {
-      const float* xp = xr + ow * SW * g.C;
-      with_width<T>(n, [&](auto w) {
-        constexpr int N = decltype(w)::value;
-        if (full) tile_full<N, true>(g, b, e, xp, wv, cm + ow * SW, yr + ow * g.Co);
-        else tile<N, true>(g, b, e, xp, i0, i1, cm + ow * SW, yr + ow * g.Co);
-      });
-    };
-    if (g.wo <= T) return edge(0, g.wo);
+    const int64_t nt = (g.wo + T - 1) / T, base = g.wo / nt, wide = g.wo % nt;  // `wide` tiles of base+1
     int64_t ow = 0;
-    for (; ow < owl; ow += T) edge(ow, std::min<int64_t>(T, owl - ow));
-    ow = owl;
-    for (; ow + T <= owr; ow += T) {
+    for (int64_t k = 0; k < nt; ++k) {
+      const int64_t n = base + (k < wide);
       const float* xp = xr + ow * SW * g.C;
-      if (full) tile_full<T>(g, b, e, xp, wv, nullptr, yr + ow * g.Co);
-      else tile<T>(g, b, e, xp, i0, i1, nullptr, yr + ow * g.Co);
+      float* yp = yr + ow * g.Co;
+      if (ow >= owl && ow + n <= owr) {
+        with_width<T>(n, [&](auto w) {
+          constexpr int N = decltype(w)::value;
+          if (full) tile_full<N>(g, b, e, xp, wv, nullptr, yp);
+          else tile<N>(g, b, e, xp, i0, i1, nullptr, yp);
+        });
+      } else {
+        with_width<T>(n, [&](auto w) {
+          constexpr int N = decltype(w)::value;
+          if (full) tile_full<N, true>(g, b, e, xp, wv, cm + ow * SW, yp);
+          else tile<N, true>(g, b, e, xp, i0, i1, cm + ow * SW, yp);
+        });
+      }
+      ow += n;
     }
-    if (ow < owr) {
-      const float* xp = xr + ow * SW * g.C;
-      with_width<T - 1>(owr - ow, [&](auto w) {
-        constexpr int N = decltype(w)::value;
-        if (full) tile_full<N>(g, b, e, xp, wv, nullptr, yr + ow * g.Co);
-        else tile<N>(g, b, e, xp, i0, i1, nullptr, yr + ow * g.Co);
-      });
-      ow = owr;
-    }
-    for (; ow < g.wo; ow += T) edge(ow, std::min<int64_t>(T, g.wo - ow));
+  }
+
+  // Two output rows oh, oh + 1 of a narrow row (wo <= T / 2, one tile each) whose kernel rows
+  // all lie inside the input, interleaved: twice the independent FMA chains of one row (a 7-wide
+  // row alone has fewer chains than FMA latency x throughput), weights loaded once for both.
+  __attribute__((noinline)) static void row_pair(const Geo& g, const Block<I>& b, const Epilogue<I>& e,
+                                                 const float* x, int64_t oh, float* y, int64_t owl,
+                                                 int64_t owr, const Mask* cm) {
+    static_assert(S::WREG, "row pairs hold all weights in registers");
+    const float* xr = x + (oh * g.sh - g.pt) * g.xrow - g.pl * g.C;
+    const int64_t xs = g.sh * g.xrow;
+    float* yr = y + oh * g.yrow;
+    Vec wv[KH * KW];
+#pragma GCC unroll 64
+    for (int t = 0; t < KH * KW; ++t) wv[t] = load_w(b.w + t * b.ws, b);
+    auto pair = [&](auto w, auto edge) {
+      constexpr int N = decltype(w)::value;
+      constexpr bool EDGE = decltype(edge)::value;
+      Vec a0[N], a1[N];
+      start<N>(b, a0);
+      start<N>(b, a1);
+#pragma GCC unroll 8
+      for (int i = 0; i < KH; ++i) {
+        row_fixed<N, EDGE>(g, b, xr + i * g.rstep, wv + i * KW, cm, a0);
+        row_fixed<N, EDGE>(g, b, xr + xs + i * g.rstep, wv + i * KW, cm, a1);
+      }
+      finish<N>(g, b, e, a0, yr);
+      finish<N>(g, b, e, a1, yr + g.yrow);
+    };
+    if (owl == 0 && owr == g.wo)
+      with_width<S::T / 2>(g.wo, [&](auto w) { pair(w, std::false_type{}); });
+    else
+      with_width<S::T / 2>(g.wo, [&](auto w) { pair(w, std::true_type{}); });
   }
 
   // One output row of one channel block: left border pixels [0, owl) in edge tiles, interior
@@ -562,10 +590,23 @@ void run_blocks(const ConvGeometry& cg, const WorkRange& r, const float* x, cons
         }
       }
       for (int64_t oh = ob; oh < oe; ++oh) {
+        // Narrow rows go in pairs when both rows' kernel rows lie inside the input.
+        bool pair = false;
+        if constexpr (S::WREG) {
+          const int64_t ih0 = oh * g.sh - g.pt, ih1 = ih0 + g.sh + (g.kh - 1) * g.dh;
+          pair = cm && g.wo <= S::T / 2 && oh + 1 < oe && ih0 >= 0 && ih1 < g.H;
+        }
         for (int64_t k = 0; k < nb; ++k) {
           const int64_t oc = og + k * V;
           const float* xb = x + oc / m;
           float* yb = y + oc;
+          if constexpr (S::WREG) {
+            if (pair) {
+              if (masked_block[k]) Kernel<I, S, true, MULT>::row_pair(g, blocks[k], e, xb, oh, yb, owl, owr, cm);
+              else Kernel<I, S, false, MULT>::row_pair(g, blocks[k], e, xb, oh, yb, owl, owr, cm);
+              continue;
+            }
+          }
           if (cm) {
             if (masked_block[k]) Kernel<I, S, true, MULT>::row_masked(g, blocks[k], e, xb, oh, yb, owl, owr, cm);
             else Kernel<I, S, false, MULT>::row_masked(g, blocks[k], e, xb, oh, yb, owl, owr, cm);
@@ -574,6 +615,7 @@ void run_blocks(const ConvGeometry& cg, const WorkRange& r, const float* x, cons
             else Kernel<I, S, false, MULT>::row(g, blocks[k], e, xb, oh, yb, owl, owr);
           }
         }
+        oh += pair;
       }
     }
   }
