@@ -244,8 +244,9 @@ struct Kernel {
   }
 
   // One kernel row of a fixed shape into T accumulators, weights wv[0..KW). Each column of
-  // the tile's footprint is loaded once and feeds every accumulator that uses it.
-  template <int T, bool EDGE>
+  // the tile's footprint is loaded once and feeds every accumulator that uses it. SKIP bit 0
+  // (bit 1): the first (last) footprint column lies in the padding; its taps are skipped.
+  template <int T, bool EDGE, int SKIP = 0>
   static void row_fixed(const Geo& g, const Block<I>& b, const float* xr, const Vec* wv, const Mask* cm,
                         Vec (&acc)[T]) {
     constexpr int SW = S::SW, DW = S::DW;
@@ -253,6 +254,8 @@ struct Kernel {
     const int64_t C = g.C;
 #pragma GCC unroll 64
     for (int q = 0; q < F; ++q) {
+      if ((SKIP & 1) && q == 0) continue;
+      if ((SKIP & 2) && q == F - 1) continue;
       Vec xv;
       if constexpr (EDGE) xv = load_x(xr + q * C, b, cm[q]);
       else xv = load_x(xr + q * C, b);
@@ -268,14 +271,14 @@ struct Kernel {
   }
 
   // One kernel row (weights wr) into T accumulators.
-  template <int T, bool EDGE = false>
+  template <int T, bool EDGE = false, int SKIP = 0>
   static void row_any(const Geo& g, const Block<I>& b, const float* xr, const float* wr, const Mask* cm,
                       Vec (&acc)[T]) {
     if constexpr (S::fixed) {
       Vec wv[KW];
 #pragma GCC unroll 16
       for (int j = 0; j < KW; ++j) wv[j] = load_w(wr + j * b.ws, b);
-      row_fixed<T, EDGE>(g, b, xr, wv, cm, acc);
+      row_fixed<T, EDGE, SKIP>(g, b, xr, wv, cm, acc);
     } else {
       const int64_t sC = g.sw * g.C, dC = g.dw * g.C;
       for (int64_t j = 0; j < g.kw; ++j, xr += dC) {
@@ -288,27 +291,27 @@ struct Kernel {
 
   // T output pixels whose taps all lie inside the input, kernel rows [i0, i1). xr: input at
   // kernel row i0, the first pixel's first column, the block's first channel.
-  template <int T, bool EDGE = false>
+  template <int T, bool EDGE = false, int SKIP = 0>
   static void tile(const Geo& g, const Block<I>& b, const Epilogue<I>& e, const float* xr, int64_t i0,
                    int64_t i1, const Mask* cm, float* yp) {
     Vec acc[T];
     start<T>(b, acc);
     const int64_t kw = S::fixed ? KW : g.kw;
-    for (int64_t i = i0; i < i1; ++i, xr += g.rstep) row_any<T, EDGE>(g, b, xr, b.w + i * kw * b.ws, cm, acc);
+    for (int64_t i = i0; i < i1; ++i, xr += g.rstep) row_any<T, EDGE, SKIP>(g, b, xr, b.w + i * kw * b.ws, cm, acc);
     finish<T>(g, b, e, acc, yp);
   }
 
   // The same with every kernel row inside the input, rows unrolled; wv: all KH*KW weight
   // vectors when S::WREG.
-  template <int T, bool EDGE = false>
+  template <int T, bool EDGE = false, int SKIP = 0>
   static void tile_full(const Geo& g, const Block<I>& b, const Epilogue<I>& e, const float* xr, const Vec* wv,
                         const Mask* cm, float* yp) {
     Vec acc[T];
     start<T>(b, acc);
 #pragma GCC unroll 8
     for (int i = 0; i < KH; ++i) {
-      if constexpr (S::WREG) row_fixed<T, EDGE>(g, b, xr + i * g.rstep, wv + i * KW, cm, acc);
-      else row_any<T, EDGE>(g, b, xr + i * g.rstep, b.w + i * KW * b.ws, cm, acc);
+      if constexpr (S::WREG) row_fixed<T, EDGE, SKIP>(g, b, xr + i * g.rstep, wv + i * KW, cm, acc);
+      else row_any<T, EDGE, SKIP>(g, b, xr + i * g.rstep, b.w + i * KW * b.ws, cm, acc);
     }
     finish<T>(g, b, e, acc, yp);
   }
@@ -375,14 +378,32 @@ struct Kernel {
       });
   }
 
+  // The tile of n pixels from ow reads footprint columns [c0, c0 + F): the SKIP pattern that
+  // leaves only columns inside the input (the first and/or last in the padding), or -1 when
+  // it needs the column masks.
+  static int skip_of(const Geo& g, int64_t ow, int64_t n) {
+    const int64_t c0 = ow * S::SW - g.pl, c1 = c0 + (n - 1) * S::SW + (KW - 1) * S::DW;
+    const bool l = c0 == -1, r = c1 == g.W;
+    if (c0 + l < 0 || c1 - r > g.W - 1) return -1;
+    return int(l) | int(r) << 1;
+  }
+  template <class F>
+  static void with_skip(int k, F&& f) {
+    switch (k) {
+      case 0: return f(std::integral_constant<int, 0>{});
+      case 1: return f(std::integral_constant<int, 1>{});
+      case 2: return f(std::integral_constant<int, 2>{});
+      default: return f(std::integral_constant<int, 3>{});
+    }
+  }
+
   // One output row of one channel block, fixed shapes with a column-mask table cm (entry q:
   // input column q - pad_left, empty outside the input). The row is split into the fewest tiles
   // of at most T pixels, of near-equal widths: no 1-pixel border tile (a single chain of kh*kw
   // dependent FMAs) and no short remainder. Tiles that touch a border load their columns
   // through the table; the others load directly.
   __attribute__((noinline)) static void row_masked(const Geo& g, const Block<I>& b, const Epilogue<I>& e,
-                                                   const float* x, int64_t oh, float* y, int64_t owl,
-                                                   int64_t owr, const Mask* cm) {
+                                                   const float* x, int64_t oh, float* y, const Mask* cm) {
     constexpr int T = S::T, SW = S::SW;
     const int64_t ih0 = oh * g.sh - g.pt;
     int64_t i0 = ih0 >= 0 ? 0 : (-ih0 + g.dh - 1) / g.dh;
@@ -404,11 +425,15 @@ struct Kernel {
       const int64_t n = base + (k < wide);
       const float* xp = xr + ow * SW * g.C;
       float* yp = yr + ow * g.Co;
-      if (ow >= owl && ow + n <= owr) {
+      const int skip = skip_of(g, ow, n);
+      if (skip >= 0) {
         with_width<T>(n, [&](auto w) {
           constexpr int N = decltype(w)::value;
-          if (full) tile_full<N>(g, b, e, xp, wv, nullptr, yp);
-          else tile<N>(g, b, e, xp, i0, i1, nullptr, yp);
+          with_skip(skip, [&](auto k) {
+            constexpr int K = decltype(k)::value;
+            if (full) tile_full<N, false, K>(g, b, e, xp, wv, nullptr, yp);
+            else tile<N, false, K>(g, b, e, xp, i0, i1, nullptr, yp);
+          });
         });
       } else {
         with_width<T>(n, [&](auto w) {
@@ -425,8 +450,7 @@ struct Kernel {
   // all lie inside the input, interleaved: twice the independent FMA chains of one row (a 7-wide
   // row alone has fewer chains than FMA latency x throughput), weights loaded once for both.
   __attribute__((noinline)) static void row_pair(const Geo& g, const Block<I>& b, const Epilogue<I>& e,
-                                                 const float* x, int64_t oh, float* y, int64_t owl,
-                                                 int64_t owr, const Mask* cm) {
+                                                 const float* x, int64_t oh, float* y, const Mask* cm) {
     static_assert(S::WREG, "row pairs hold all weights in registers");
     const float* xr = x + (oh * g.sh - g.pt) * g.xrow - g.pl * g.C;
     const int64_t xs = g.sh * g.xrow;
@@ -448,7 +472,7 @@ struct Kernel {
       finish<N>(g, b, e, a0, yr);
       finish<N>(g, b, e, a1, yr + g.yrow);
     };
-    if (owl == 0 && owr == g.wo)
+    if (skip_of(g, 0, g.wo) == 0)
       with_width<S::T / 2>(g.wo, [&](auto w) { pair(w, std::false_type{}); });
     else
       with_width<S::T / 2>(g.wo, [&](auto w) { pair(w, std::true_type{}); });
@@ -602,14 +626,14 @@ void run_blocks(const ConvGeometry& cg, const WorkRange& r, const float* x, cons
           float* yb = y + oc;
           if constexpr (S::WREG) {
             if (pair) {
-              if (masked_block[k]) Kernel<I, S, true, MULT>::row_pair(g, blocks[k], e, xb, oh, yb, owl, owr, cm);
-              else Kernel<I, S, false, MULT>::row_pair(g, blocks[k], e, xb, oh, yb, owl, owr, cm);
+              if (masked_block[k]) Kernel<I, S, true, MULT>::row_pair(g, blocks[k], e, xb, oh, yb, cm);
+              else Kernel<I, S, false, MULT>::row_pair(g, blocks[k], e, xb, oh, yb, cm);
               continue;
             }
           }
           if (cm) {
-            if (masked_block[k]) Kernel<I, S, true, MULT>::row_masked(g, blocks[k], e, xb, oh, yb, owl, owr, cm);
-            else Kernel<I, S, false, MULT>::row_masked(g, blocks[k], e, xb, oh, yb, owl, owr, cm);
+            if (masked_block[k]) Kernel<I, S, true, MULT>::row_masked(g, blocks[k], e, xb, oh, yb, cm);
+            else Kernel<I, S, false, MULT>::row_masked(g, blocks[k], e, xb, oh, yb, cm);
           } else {
             if (masked_block[k]) Kernel<I, S, true, MULT>::row(g, blocks[k], e, xb, oh, yb, owl, owr);
             else Kernel<I, S, false, MULT>::row(g, blocks[k], e, xb, oh, yb, owl, owr);
