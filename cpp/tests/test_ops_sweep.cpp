@@ -74,7 +74,7 @@ TEST_P(OpsSweep, Conv2d) {
 INSTANTIATE_TEST_SUITE_P(Random, OpsSweep, ::testing::Range(0, 60));
 
 TEST(OpsSweep, ThreadCountNeverChangesTheBits) {
-  const TensorShape in{1, 40, 64, 64};  // large enough to be split (threads.cpp: 400k MACs per thread)
+  const TensorShape in{1, 40, 64, 64};  // large enough to be split (threads.cpp: 110k MACs per thread)
   const auto x = test::random_floats(test::count(in), 7);
   const auto dw = test::random_floats(40 * 9, 8), pw = test::random_floats(40 * 24, 9);
   const int threads = get_num_threads();

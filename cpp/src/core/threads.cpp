@@ -18,10 +18,11 @@ namespace dsconv::detail {
 namespace {
 
 // Below this many multiply-adds per thread a second thread costs more (fork/join, cache
-// traffic) than it saves. scripts/measure_thread_threshold.py measures it: on a 2-core
-// AVX-512 machine two threads stopped paying below ~0.8M MACs per call (about 8 us for a
-// pointwise layer, 20-30 us for a depthwise one), so a call needs 400k per thread.
-std::atomic<int64_t> g_min_macs_per_thread{400000};
+// traffic) than it saves. scripts/measure_thread_threshold.py measures it: on an idle 2-core
+// AVX-512 machine two threads break even near 200k MACs per call (a ~3 us call) and pay from
+// 230k (1.25x), so a call needs 110k per thread. (On a loaded machine the measured break-even
+// moves up 4x: a thread waiting for a busy core costs more than the split saves.)
+std::atomic<int64_t> g_min_macs_per_thread{110000};
 
 std::atomic<int> g_calls_in_flight{0};
 
