@@ -94,17 +94,22 @@ WorkSplit plan_work(const ConvGeometry& g, int64_t batch, int64_t channel_quantu
   threads = std::min<int64_t>(threads, int64_t(std::max(1.0, std::min(1024.0, worth))));
   s.threads = int(threads);
   if (threads <= 1 || batch >= threads) return s;
-  // Fewer images than threads: cut each image into row bands (they share no output), or into
-  // channel blocks when there are too few rows.
+  // Fewer images than threads: cut each image into row bands (they share no output) or into
+  // channel blocks, whichever gives the busiest thread the least work (7 rows in 2 bands
+  // leave one thread 4/7 of the work; 320 channels split evenly).
   const int64_t parts = ceil_div(threads, batch);
-  if (g.ho >= 2 * parts) {
-    s.row_band = ceil_div(g.ho, parts);
-    s.row_bands = ceil_div(g.ho, s.row_band);
+  const int64_t row_band = ceil_div(g.ho, parts);
+  const int64_t quantum = std::max<int64_t>(channel_quantum, 1) * 16;
+  int64_t channel_block = std::max(quantum, ceil_div(ceil_div(g.cout, parts), quantum) * quantum);
+  channel_block = ceil_div(channel_block, channel_quantum) * channel_quantum;
+  const double row_share = double(row_band) / double(g.ho);
+  const double channel_share = double(std::min(channel_block, g.cout)) / double(g.cout);
+  if (row_share <= channel_share) {
+    s.row_band = row_band;
+    s.row_bands = ceil_div(g.ho, row_band);
   } else {
-    const int64_t quantum = std::max<int64_t>(channel_quantum, 1) * 16;
-    s.channel_block = std::max(quantum, ceil_div(ceil_div(g.cout, parts), quantum) * quantum);
-    s.channel_block = ceil_div(s.channel_block, channel_quantum) * channel_quantum;
-    s.channel_blocks = ceil_div(g.cout, s.channel_block);
+    s.channel_block = channel_block;
+    s.channel_blocks = ceil_div(g.cout, channel_block);
   }
   return s;
 }
