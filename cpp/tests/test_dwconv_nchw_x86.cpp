@@ -13,42 +13,6 @@
 using namespace dsconv;
 using test::Case;
 
-namespace {
-
-Activation activation_of(int i) {
-  switch (i % 5) {
-    case 0: return Activation::none();
-    case 1: return Activation::relu();
-    case 2: return Activation::relu6();
-    case 3: return Activation::hardswish();
-    default: return Activation::clamp(-0.25f, 0.5f);
-  }
-}
-
-// A depthwise NCHW case; false when the padded input is smaller than the dilated kernel.
-bool make_case(Case& c, int64_t ch, int64_t mult, int64_t h, int64_t w, int64_t kh, int64_t kw, int64_t sh,
-               int64_t sw, int64_t dh, int64_t dw, Padding pad, int act, bool bias) {
-  if (h + pad.top + pad.bottom < (kh - 1) * dh + 1 || w + pad.left + pad.right < (kw - 1) * dw + 1) return false;
-  c.op = Op::Depthwise;
-  c.in = {1, ch, h, w};
-  c.weight_shape = {ch * mult, 1, kh, kw};
-  c.p = ConvParams{};
-  c.p.stride_h = sh, c.p.stride_w = sw, c.p.dilation_h = dh, c.p.dilation_w = dw;
-  c.p.padding = pad;
-  c.p.activation = activation_of(act);
-  c.p.layout = Layout::NCHW;
-  c.bias = bias;
-  return true;
-}
-
-int64_t pick(std::mt19937& rng, int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); }
-
-Padding random_padding(std::mt19937& rng, int64_t kh, int64_t kw) {
-  return {pick(rng, 0, kh), pick(rng, 0, kh), pick(rng, 0, kw), pick(rng, 0, kw)};
-}
-
-}  // namespace
-
 // Every width 1..35 (two 16-lane vectors + 3) and height 1..9 for each specialised shape.
 TEST(DwconvNchwX86, SpecialisedKernelsEveryWidthAndHeight) {
   std::mt19937 rng(7);
@@ -58,9 +22,9 @@ TEST(DwconvNchwX86, SpecialisedKernelsEveryWidthAndHeight) {
     for (int64_t w = 1; w <= 35; ++w)
       for (int64_t h = 1; h <= 9; ++h) {
         Case c;
-        const int64_t ch = pick(rng, 1, 9), mult = n % 7 == 0 ? pick(rng, 2, 4) : 1;
-        Padding pad = n % 3 == 0 ? Padding::symmetric(k / 2, k / 2) : random_padding(rng, k, k);
-        if (!make_case(c, ch, mult, h, w, k, k, s, s, 1, 1, pad, n, n % 2 == 0)) continue;
+        const int64_t ch = test::pick(rng, 1, 9), mult = n % 7 == 0 ? test::pick(rng, 2, 4) : 1;
+        Padding pad = n % 3 == 0 ? Padding::symmetric(k / 2, k / 2) : test::random_padding(rng, k, k);
+        if (!test::make_depthwise_case(c, Layout::NCHW, ch, mult, h, w, k, k, s, s, 1, 1, pad, n, n % 2 == 0)) continue;
         test::expect_all_isas_match_reference(c, uint32_t(n));
         ++n;
       }
@@ -71,12 +35,12 @@ TEST(DwconvNchwX86, GenericKernelSizesStridesDilations) {
   std::mt19937 rng(11);
   for (int n = 0; n < 400; ++n) {
     Case c;
-    const int64_t kh = pick(rng, 1, 7), kw = n % 4 == 0 ? pick(rng, 1, 7) : kh;
-    const int64_t sh = pick(rng, 1, 3), sw = n % 5 == 0 ? pick(rng, 1, 3) : sh;
-    const int64_t dh = pick(rng, 1, 3), dw = n % 6 == 0 ? pick(rng, 1, 3) : dh;
-    const int64_t w = n % 10 == 0 ? pick(rng, 36, 80) : pick(rng, 1, 35);
-    if (!make_case(c, pick(rng, 1, 9), pick(rng, 1, 4), pick(rng, 1, 9), w, kh, kw, sh, sw, dh, dw,
-                   random_padding(rng, kh, kw), n, n % 3 != 0))
+    const int64_t kh = test::pick(rng, 1, 7), kw = n % 4 == 0 ? test::pick(rng, 1, 7) : kh;
+    const int64_t sh = test::pick(rng, 1, 3), sw = n % 5 == 0 ? test::pick(rng, 1, 3) : sh;
+    const int64_t dh = test::pick(rng, 1, 3), dw = n % 6 == 0 ? test::pick(rng, 1, 3) : dh;
+    const int64_t w = n % 10 == 0 ? test::pick(rng, 36, 80) : test::pick(rng, 1, 35);
+    if (!test::make_depthwise_case(c, Layout::NCHW, test::pick(rng, 1, 9), test::pick(rng, 1, 4), test::pick(rng, 1, 9), w, kh, kw, sh, sw, dh, dw,
+                   test::random_padding(rng, kh, kw), n, n % 3 != 0))
       continue;
     test::expect_all_isas_match_reference(c, uint32_t(1000 + n));
   }
@@ -89,7 +53,7 @@ TEST(DwconvNchwX86, LargerLayers) {
     for (int64_t s : {1, 2})
       for (int64_t hw : {57, 112}) {
         Case c;
-        make_case(c, n % 2 ? 17 : 33, n % 3 == 2 ? 2 : 1, hw, hw + 3, k, k, s, s, 1, 1,
+        test::make_depthwise_case(c, Layout::NCHW, n % 2 ? 17 : 33, n % 3 == 2 ? 2 : 1, hw, hw + 3, k, k, s, s, 1, 1,
                   Padding::symmetric(k / 2, k / 2), n, n % 2 == 0);
         test::expect_all_isas_match_reference(c, uint32_t(2000 + n));
         ++n;
@@ -103,10 +67,10 @@ TEST(DwconvNchwX86, WritesOnlyItsWorkRange) {
     if (isa == "scalar") continue;
     detail::select_isa(detail::parse_isa(isa));
     for (int n = 0; n < 60; ++n) {
-      const int64_t k = n % 3 == 2 ? 4 : (n % 2 ? 5 : 3), s = pick(rng, 1, 2), mult = pick(rng, 1, 3);
-      const int64_t ch = pick(rng, 1, 6), h = pick(rng, 1, 20), w = pick(rng, 1, 40);
+      const int64_t k = n % 3 == 2 ? 4 : (n % 2 ? 5 : 3), s = test::pick(rng, 1, 2), mult = test::pick(rng, 1, 3);
+      const int64_t ch = test::pick(rng, 1, 6), h = test::pick(rng, 1, 20), w = test::pick(rng, 1, 40);
       Case c;
-      if (!make_case(c, ch, mult, h, w, k, k, s, s, 1, 1, random_padding(rng, k, k), n, n % 2 == 0)) continue;
+      if (!test::make_depthwise_case(c, Layout::NCHW, ch, mult, h, w, k, k, s, s, 1, 1, test::random_padding(rng, k, k), n, n % 2 == 0)) continue;
       const detail::ConvGeometry g = detail::depthwise_geometry(c.in, c.weight_shape, c.p);
       const auto& kt = detail::kernel_table().depthwise;
       const auto x = test::random_floats(size_t(ch * h * w), uint32_t(n));
@@ -116,10 +80,10 @@ TEST(DwconvNchwX86, WritesOnlyItsWorkRange) {
       std::vector<float> packed(kt.packed_size(d, Layout::NCHW) + 16);
       kt.pack(d, Layout::NCHW, wt.data(), packed.data());
       detail::WorkRange r;
-      r.oc_begin = pick(rng, 0, ch - 1) * mult;
-      r.oc_end = pick(rng, r.oc_begin / mult + 1, ch) * mult;
-      r.oh_begin = pick(rng, 0, g.ho - 1);
-      r.oh_end = pick(rng, r.oh_begin + 1, g.ho);
+      r.oc_begin = test::pick(rng, 0, ch - 1) * mult;
+      r.oc_end = test::pick(rng, r.oc_begin / mult + 1, ch) * mult;
+      r.oh_begin = test::pick(rng, 0, g.ho - 1);
+      r.oh_end = test::pick(rng, r.oh_begin + 1, g.ho);
       const size_t out = size_t(g.cout * g.ho * g.wo);
       std::vector<float> got(out, -7.0f), want(out, -7.0f);
       kt.select(g).run(g, r, x.data(), packed.data(), b.data(), c.p.activation, got.data());
@@ -137,7 +101,7 @@ TEST(DwconvNchwX86, NanStaysInItsReceptiveField) {
   for (int64_t k : {3, 5, 4})
     for (int64_t s : {1, 2}) {
       Case c;
-      make_case(c, 3, 2, 11, 37, k, k, s, s, 1, 1, Padding::symmetric(k / 2, k / 2), int(k + s), true);
+      test::make_depthwise_case(c, Layout::NCHW, 3, 2, 11, 37, k, k, s, s, 1, 1, Padding::symmetric(k / 2, k / 2), int(k + s), true);
       auto x = test::random_floats(test::count(c.in), 5);
       auto w = test::random_floats(test::count(c.weight_shape), 6);
       auto b = test::random_floats(size_t(c.weight_shape[0]), 7);

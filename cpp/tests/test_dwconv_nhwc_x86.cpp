@@ -14,42 +14,6 @@
 using namespace dsconv;
 using test::Case;
 
-namespace {
-
-Activation activation_of(int i) {
-  switch (i % 5) {
-    case 0: return Activation::none();
-    case 1: return Activation::relu();
-    case 2: return Activation::relu6();
-    case 3: return Activation::hardswish();
-    default: return Activation::clamp(-0.25f, 0.5f);
-  }
-}
-
-// A depthwise NHWC case; false when the padded input is smaller than the dilated kernel.
-bool make_case(Case& c, int64_t ch, int64_t mult, int64_t h, int64_t w, int64_t kh, int64_t kw, int64_t sh,
-               int64_t sw, int64_t dh, int64_t dw, Padding pad, int act, bool bias) {
-  if (h + pad.top + pad.bottom < (kh - 1) * dh + 1 || w + pad.left + pad.right < (kw - 1) * dw + 1) return false;
-  c.op = Op::Depthwise;
-  c.in = {1, ch, h, w};
-  c.weight_shape = {ch * mult, 1, kh, kw};
-  c.p = ConvParams{};
-  c.p.stride_h = sh, c.p.stride_w = sw, c.p.dilation_h = dh, c.p.dilation_w = dw;
-  c.p.padding = pad;
-  c.p.activation = activation_of(act);
-  c.p.layout = Layout::NHWC;
-  c.bias = bias;
-  return true;
-}
-
-int64_t pick(std::mt19937& rng, int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); }
-
-Padding random_padding(std::mt19937& rng, int64_t kh, int64_t kw) {
-  return {pick(rng, 0, kh), pick(rng, 0, kh), pick(rng, 0, kw), pick(rng, 0, kw)};
-}
-
-}  // namespace
-
 // Every width 1..19 (two 8-pixel tiles + 3) and height 1..9 for each shaped kernel, with the
 // channel count walking 1..49 and padding symmetric, asymmetric, zero or larger than needed.
 TEST(DwconvNhwcX86, ShapedKernelsEveryWidthAndHeight) {
@@ -61,8 +25,8 @@ TEST(DwconvNhwcX86, ShapedKernelsEveryWidthAndHeight) {
         for (int64_t h = 1; h <= 9; ++h) {
           Case c;
           const int64_t ch = n % 49 + 1;
-          const Padding pad = n % 3 == 0 ? Padding::symmetric(k / 2, k / 2) : random_padding(rng, k, k);
-          if (!make_case(c, ch, 1, h, w, k, k, s, s, 1, 1, pad, n, n % 2 == 0)) continue;
+          const Padding pad = n % 3 == 0 ? Padding::symmetric(k / 2, k / 2) : test::random_padding(rng, k, k);
+          if (!test::make_depthwise_case(c, Layout::NHWC, ch, 1, h, w, k, k, s, s, 1, 1, pad, n, n % 2 == 0)) continue;
           test::expect_all_isas_match_reference(c, uint32_t(n));
           ++n;
         }
@@ -78,8 +42,8 @@ TEST(DwconvNhwcX86, NarrowTallMaps) {
       for (int64_t h : {7, 12, 15, 16}) {
         Case c;
         const int64_t ch = n % 2 ? 37 : 64;
-        const Padding pad = n % 3 == 0 ? Padding::symmetric(1, 1) : n % 3 == 1 ? Padding{} : random_padding(rng, 3, 3);
-        if (!make_case(c, ch, 1, h, w, 3, 3, s, s, 1, 1, pad, n, n % 2 == 0)) continue;
+        const Padding pad = n % 3 == 0 ? Padding::symmetric(1, 1) : n % 3 == 1 ? Padding{} : test::random_padding(rng, 3, 3);
+        if (!test::make_depthwise_case(c, Layout::NHWC, ch, 1, h, w, 3, 3, s, s, 1, 1, pad, n, n % 2 == 0)) continue;
         test::expect_all_isas_match_reference(c, uint32_t(3000 + n));
         ++n;
       }
@@ -92,7 +56,7 @@ TEST(DwconvNhwcX86, EveryChannelCount) {
     for (int64_t s : {1, 2})
       for (int64_t ch = 1; ch <= 49; ++ch) {
         Case c;
-        make_case(c, ch, 1, 6, 13, k, k, s, s, 1, 1, Padding::symmetric(k / 2, k / 2), n, n % 2 == 1);
+        test::make_depthwise_case(c, Layout::NHWC, ch, 1, 6, 13, k, k, s, s, 1, 1, Padding::symmetric(k / 2, k / 2), n, n % 2 == 1);
         test::expect_all_isas_match_reference(c, uint32_t(500 + n));
         ++n;
       }
@@ -104,13 +68,13 @@ TEST(DwconvNhwcX86, GenericKernelSizesStridesDilationsMultipliers) {
   std::mt19937 rng(11);
   for (int n = 0; n < 500; ++n) {
     Case c;
-    const int64_t kh = pick(rng, 1, 7), kw = n % 4 == 0 ? pick(rng, 1, 7) : kh;
-    const int64_t sh = pick(rng, 1, 3), sw = n % 5 == 0 ? pick(rng, 1, 3) : sh;
-    const int64_t dh = pick(rng, 1, 3), dw = n % 6 == 0 ? pick(rng, 1, 3) : dh;
-    const int64_t w = n % 10 == 0 ? pick(rng, 20, 60) : pick(rng, 1, 19);
-    const int64_t mult = n % 2 == 0 ? 1 : pick(rng, 2, 4);
-    const int64_t ch = pick(rng, 1, mult > 1 ? 20 : 49);
-    if (!make_case(c, ch, mult, pick(rng, 1, 9), w, kh, kw, sh, sw, dh, dw, random_padding(rng, kh, kw), n,
+    const int64_t kh = test::pick(rng, 1, 7), kw = n % 4 == 0 ? test::pick(rng, 1, 7) : kh;
+    const int64_t sh = test::pick(rng, 1, 3), sw = n % 5 == 0 ? test::pick(rng, 1, 3) : sh;
+    const int64_t dh = test::pick(rng, 1, 3), dw = n % 6 == 0 ? test::pick(rng, 1, 3) : dh;
+    const int64_t w = n % 10 == 0 ? test::pick(rng, 20, 60) : test::pick(rng, 1, 19);
+    const int64_t mult = n % 2 == 0 ? 1 : test::pick(rng, 2, 4);
+    const int64_t ch = test::pick(rng, 1, mult > 1 ? 20 : 49);
+    if (!test::make_depthwise_case(c, Layout::NHWC, ch, mult, test::pick(rng, 1, 9), w, kh, kw, sh, sw, dh, dw, test::random_padding(rng, kh, kw), n,
                    n % 3 != 0))
       continue;
     test::expect_all_isas_match_reference(c, uint32_t(1000 + n));
@@ -124,7 +88,7 @@ TEST(DwconvNhwcX86, MultiplierChannelTails) {
     for (int64_t ch = 1; ch * mult <= 49; ++ch) {
       Case c;
       const int64_t k = n % 2 ? 5 : 3;
-      make_case(c, ch, mult, 7, 11, k, k, 1 + n % 2, 1 + n % 2, 1, 1, Padding::symmetric(k / 2, k / 2), n, true);
+      test::make_depthwise_case(c, Layout::NHWC, ch, mult, 7, 11, k, k, 1 + n % 2, 1 + n % 2, 1, 1, Padding::symmetric(k / 2, k / 2), n, true);
       test::expect_all_isas_match_reference(c, uint32_t(3000 + n));
       ++n;
     }
@@ -140,7 +104,7 @@ TEST(DwconvNhwcX86, LargerLayersAndTwoThreads) {
         set_num_threads(threads);
         Case c;
         const int64_t hw = n % 2 ? 57 : 112;
-        make_case(c, n % 3 ? 33 : 24, n % 4 == 3 ? 2 : 1, hw, hw + 3, k, k, s, s, 1, 1,
+        test::make_depthwise_case(c, Layout::NHWC, n % 3 ? 33 : 24, n % 4 == 3 ? 2 : 1, hw, hw + 3, k, k, s, s, 1, 1,
                   Padding::symmetric(k / 2, k / 2), n, n % 2 == 0);
         test::expect_all_isas_match_reference(c, uint32_t(2000 + n));
         ++n;
@@ -156,10 +120,10 @@ TEST(DwconvNhwcX86, WritesOnlyItsWorkRange) {
     if (isa == "scalar") continue;
     detail::select_isa(detail::parse_isa(isa));
     for (int n = 0; n < 120; ++n) {
-      const int64_t k = n % 3 == 2 ? 4 : (n % 2 ? 5 : 3), s = pick(rng, 1, 2), mult = n % 4 ? 1 : pick(rng, 2, 3);
-      const int64_t ch = pick(rng, 1, 40), h = pick(rng, 1, 20), w = pick(rng, 1, 40);
+      const int64_t k = n % 3 == 2 ? 4 : (n % 2 ? 5 : 3), s = test::pick(rng, 1, 2), mult = n % 4 ? 1 : test::pick(rng, 2, 3);
+      const int64_t ch = test::pick(rng, 1, 40), h = test::pick(rng, 1, 20), w = test::pick(rng, 1, 40);
       Case c;
-      if (!make_case(c, ch, mult, h, w, k, k, s, s, 1, 1, random_padding(rng, k, k), n, n % 2 == 0)) continue;
+      if (!test::make_depthwise_case(c, Layout::NHWC, ch, mult, h, w, k, k, s, s, 1, 1, test::random_padding(rng, k, k), n, n % 2 == 0)) continue;
       const detail::ConvGeometry g = detail::depthwise_geometry(c.in, c.weight_shape, c.p);
       const auto& kt = detail::kernel_table().depthwise;
       const auto x = test::random_floats(size_t(ch * h * w), uint32_t(n));
@@ -169,10 +133,10 @@ TEST(DwconvNhwcX86, WritesOnlyItsWorkRange) {
       std::vector<float> packed(kt.packed_size(d, Layout::NHWC));
       kt.pack(d, Layout::NHWC, wt.data(), packed.data());
       detail::WorkRange r;
-      r.oc_begin = pick(rng, 0, ch - 1) * mult;
-      r.oc_end = pick(rng, r.oc_begin / mult + 1, ch) * mult;
-      r.oh_begin = pick(rng, 0, g.ho - 1);
-      r.oh_end = pick(rng, r.oh_begin + 1, g.ho);
+      r.oc_begin = test::pick(rng, 0, ch - 1) * mult;
+      r.oc_end = test::pick(rng, r.oc_begin / mult + 1, ch) * mult;
+      r.oh_begin = test::pick(rng, 0, g.ho - 1);
+      r.oh_end = test::pick(rng, r.oh_begin + 1, g.ho);
       const size_t out = size_t(g.cout * g.ho * g.wo);
       std::vector<float> got(out, -7.0f), want(out, -7.0f);
       kt.select(g).run(g, r, x.data(), packed.data(), b.data(), c.p.activation, got.data());
@@ -193,7 +157,7 @@ TEST(DwconvNhwcX86, NanAndInfStayInTheirReceptiveField) {
     for (int64_t s : {1, 2})
       for (int64_t mult : {1, 2}) {
         Case c;
-        make_case(c, 19, mult, 11, 23, k, k, s, s, 1, 1, Padding::symmetric(k / 2, k / 2), int(k + s), true);
+        test::make_depthwise_case(c, Layout::NHWC, 19, mult, 11, 23, k, k, s, s, 1, 1, Padding::symmetric(k / 2, k / 2), int(k + s), true);
         auto x = test::random_floats(test::count(c.in), 5);
         auto w = test::random_floats(test::count(c.weight_shape), 6);
         auto b = test::random_floats(size_t(c.weight_shape[0]), 7);

@@ -11,16 +11,6 @@ using dsconv::test::Case;
 
 namespace {
 
-Activation random_activation(std::mt19937& rng) {
-  switch (rng() % 5) {
-    case 0: return Activation::none();
-    case 1: return Activation::relu();
-    case 2: return Activation::relu6();
-    case 3: return Activation::hardswish();
-    default: return Activation::clamp(-0.25f, 0.5f);
-  }
-}
-
 int64_t between(std::mt19937& rng, int64_t lo, int64_t hi) { return lo + int64_t(rng() % uint32_t(hi - lo + 1)); }
 
 // A spatial geometry whose (dilated) kernel fits the padded input.
@@ -35,7 +25,7 @@ ConvParams random_params(std::mt19937& rng, int64_t h, int64_t w, int64_t kh, in
     while ((kh - 1) * p.dilation_h + 1 > h + p.padding.top + p.padding.bottom) p.padding.bottom += 1;
     while ((kw - 1) * p.dilation_w + 1 > w + p.padding.left + p.padding.right) p.padding.right += 1;
   }
-  p.activation = random_activation(rng);
+  p.activation = test::activation_of(int(rng() % 5));
   p.layout = rng() % 2 ? Layout::NHWC : Layout::NCHW;
   return p;
 }
@@ -56,7 +46,7 @@ TEST_P(OpsSweep, Pointwise) {
   const int64_t cin = between(rng, 1, 80), cout = between(rng, 1, 80);
   Case cs{Op::Pointwise, {between(rng, 1, 2), cin, between(rng, 1, 17), between(rng, 1, 17)}, {cout, cin}, {},
           rng() % 2 == 0};
-  cs.p.activation = random_activation(rng);
+  cs.p.activation = test::activation_of(int(rng() % 5));
   cs.p.layout = rng() % 2 ? Layout::NHWC : Layout::NCHW;
   test::expect_all_isas_match_reference(cs, GetParam());
 }

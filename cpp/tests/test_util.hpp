@@ -41,6 +41,43 @@ struct Case {
   bool bias = true;
 };
 
+// The five activations, by index (i % 5).
+inline Activation activation_of(int i) {
+  switch (i % 5) {
+    case 0: return Activation::none();
+    case 1: return Activation::relu();
+    case 2: return Activation::relu6();
+    case 3: return Activation::hardswish();
+    default: return Activation::clamp(-0.25f, 0.5f);
+  }
+}
+
+inline int64_t pick(std::mt19937& rng, int64_t lo, int64_t hi) {
+  return std::uniform_int_distribution<int64_t>(lo, hi)(rng);
+}
+
+// Padding up to the whole kernel on each side, independently.
+inline Padding random_padding(std::mt19937& rng, int64_t kh, int64_t kw) {
+  return {pick(rng, 0, kh), pick(rng, 0, kh), pick(rng, 0, kw), pick(rng, 0, kw)};
+}
+
+// A depthwise case; false when the padded input is smaller than the dilated kernel.
+inline bool make_depthwise_case(Case& c, Layout layout, int64_t ch, int64_t mult, int64_t h, int64_t w, int64_t kh,
+                                int64_t kw, int64_t sh, int64_t sw, int64_t dh, int64_t dw, Padding pad, int act,
+                                bool bias) {
+  if (h + pad.top + pad.bottom < (kh - 1) * dh + 1 || w + pad.left + pad.right < (kw - 1) * dw + 1) return false;
+  c.op = Op::Depthwise;
+  c.in = {1, ch, h, w};
+  c.weight_shape = {ch * mult, 1, kh, kw};
+  c.p = ConvParams{};
+  c.p.stride_h = sh, c.p.stride_w = sw, c.p.dilation_h = dh, c.p.dilation_w = dw;
+  c.p.padding = pad;
+  c.p.activation = activation_of(act);
+  c.p.layout = layout;
+  c.bias = bias;
+  return true;
+}
+
 inline std::string describe(const Case& c) {
   std::string s = c.op == Op::Depthwise ? "depthwise" : c.op == Op::Pointwise ? "pointwise" : "conv2d";
   s += std::string(c.p.layout == Layout::NHWC ? " NHWC" : " NCHW") + " in=(" + std::to_string(c.in.n) + "," +
