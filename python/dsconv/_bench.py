@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import json
 import statistics
 import sys
 import time
@@ -311,3 +312,16 @@ def fmt_time(seconds: float) -> str:
     if seconds >= 1e-3:
         return f"{seconds * 1e3:.3g} ms"
     return f"{seconds * 1e6:.3g} µs"
+
+
+def emit(result, json_target, render):
+    """Prints the result: as JSON on stdout when json_target is "-", else as the rendered table,
+    also writing the JSON to the file json_target names (if any)."""
+    if json_target == "-":
+        json.dump(result, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+        return
+    print(render(result))
+    if json_target:
+        with open(json_target, "w") as f:
+            json.dump(result, f, indent=1)

@@ -6,8 +6,6 @@ machine's roofline bound."""
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from typing import List, Optional
 
 from . import _bench, _roofline
@@ -130,12 +128,5 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.threads < 1:
         raise SystemExit("--threads must be >= 1")
     result = run(args, Progress(enabled=not args.quiet))
-    if args.json == "-":
-        json.dump(result, sys.stdout, indent=1)
-        sys.stdout.write("\n")
-    else:
-        print(render(result))
-        if args.json:
-            with open(args.json, "w") as f:
-                json.dump(result, f, indent=1)
+    _bench.emit(result, args.json, render)
     return 0

@@ -433,14 +433,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         except ImportError:
             raise SystemExit("--plot needs matplotlib: pip install matplotlib (or pip install 'dsconv[plot]')")
     result = run(args, Progress(enabled=not args.quiet))
-    if args.json == "-":
-        json.dump(result, sys.stdout, indent=1)
-        sys.stdout.write("\n")
-    else:
-        print(render(result))
-        if args.json:
-            with open(args.json, "w") as f:
-                json.dump(result, f, indent=1)
+    _bench.emit(result, args.json, render)
     if args.plot:
         plot(result, args.plot)
         print(f"plot: {args.plot}", file=sys.stderr)
