@@ -44,7 +44,6 @@ ConvGeometry spatial_geometry(const TensorShape& in, int64_t cout, int64_t kh, i
                                 p.same_padding);
   g.ho = ph.out, g.pad_top = ph.pad_before, g.pad_bottom = ph.pad_after;
   g.wo = pw.out, g.pad_left = pw.pad_before, g.pad_right = pw.pad_after;
-  output_image_size(g);
   checked_mul(in.n, output_image_size(g), "output size");
   return g;
 }
