@@ -6,7 +6,9 @@
 #include <cmath>
 #include <limits>
 
+#include "reference/reference.hpp"
 #include "test_util.hpp"
+#include "x86/x86_kernels.hpp"
 
 using namespace dsconv;
 using dsconv::test::Case;
@@ -104,6 +106,59 @@ TEST(PointwiseX86, ThreadSplits) {
     expect_all_isas_match_reference(pw_case(1, 2001, 24, 1, 5, layout, Activation::relu6(), true));
   }
   set_num_threads(saved);
+}
+
+// Each kernel called directly on a work range: channel ranges that start and end anywhere in a
+// panel (e.g. in its second half, as the 2-thread split of 160 channels at 80 does) and row
+// bands; the outputs inside the range match the reference, nothing outside is written.
+TEST(PointwiseX86, KernelWorkRanges) {
+  using namespace dsconv::detail;
+  struct IsaKernels {
+    const char* isa;
+    LayoutKernels (*nhwc)();
+    LayoutKernels (*nchw)();
+  };
+  const IsaKernels table[] = {{"avx2", pwconv_nhwc_avx2, pwconv_nchw_avx2},
+                              {"avx512", pwconv_nhwc_avx512, pwconv_nchw_avx512}};
+  const std::vector<std::string> have = test::isas();
+  const float sentinel = 12345.0f;
+  for (const IsaKernels& k : table) {
+    if (std::find(have.begin(), have.end(), k.isa) == have.end()) continue;
+    for (Layout layout : kLayouts)
+      for (int64_t hw : {3, 7, 20}) {
+        const int64_t cin = 19, cout = 97, h = hw, w = 5;
+        ConvGeometry g;
+        g.layout = layout;
+        g.cin = cin, g.h = h, g.w = w, g.cout = cout, g.ho = h, g.wo = w;
+        const WeightDims d{cout, cin, 1, 1};
+        const LayoutKernels lk = layout == Layout::NHWC ? k.nhwc() : k.nchw();
+        const std::vector<float> x = test::random_floats(size_t(cin * h * w), 5);
+        const std::vector<float> wt = test::random_floats(size_t(cout * cin), 6);
+        const std::vector<float> bias = test::random_floats(size_t(cout), 7);
+        std::vector<float> packed(lk.packed_size(d, layout) + 16);
+        float* wp = packed.data() + (16 - (reinterpret_cast<uintptr_t>(packed.data()) / sizeof(float)) % 16) % 16;
+        lk.pack(d, layout, wt.data(), wp);
+        const KernelChoice kc = lk.select(g);
+        const int64_t bounds[][2] = {{0, 97}, {8, 20}, {16, 32}, {17, 40}, {40, 48}, {48, 64}, {80, 97}, {90, 91}};
+        for (const auto& b : bounds)
+          for (const auto& rows : {std::pair<int64_t, int64_t>{0, h}, {1, h - 1}}) {
+            const WorkRange r{b[0], b[1], rows.first, rows.second};
+            const Activation act = Activation::relu6();
+            std::vector<float> y(size_t(cout * h * w), sentinel), ref(size_t(cout * h * w), sentinel);
+            kc.run(g, r, x.data(), wp, bias.data(), act, y.data());
+            reference::pwconv(g, r, x.data(), wt.data(), bias.data(), act, ref.data());
+            for (int64_t o = 0; o < cout; ++o)
+              for (int64_t p = 0; p < h * w; ++p) {
+                const size_t at = layout == Layout::NHWC ? size_t(p * cout + o) : size_t(o * h * w + p);
+                const bool inside = o >= r.oc_begin && o < r.oc_end && p / w >= r.oh_begin && p / w < r.oh_end;
+                if (inside)
+                  ASSERT_NEAR(y[at], ref[at], 1e-4f) << kc.name << " range " << b[0] << ".." << b[1] << " o " << o;
+                else
+                  ASSERT_EQ(y[at], sentinel) << kc.name << " wrote outside " << b[0] << ".." << b[1] << " o " << o;
+              }
+          }
+      }
+  }
 }
 
 // NaN/Inf propagate only to the outputs whose pixel holds them, through every activation.

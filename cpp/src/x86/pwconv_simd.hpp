@@ -231,8 +231,11 @@ struct Pointwise {
     return rows[(nv == 1 ? 0 : 2) + (masked ? 1 : 0)][size_t(mr - 1)];
   }
 
-  // The tile shape for panel q within the channel range: vectors, masks, whether masked.
+  // The tile shape for panel q within the channel range: the first vector used (`shift`
+  // floats into the panel: a range that starts in the panel's second half computes only that
+  // half, e.g. the 2-thread split of 160 channels at 80), vectors, masks, whether masked.
   struct PanelTile {
+    int shift;
     int nv;
     bool masked;
     mask cm[NV_HWC];
@@ -241,9 +244,11 @@ struct Pointwise {
     const int64_t base = q * PW;
     const int lo = int(std::max(r.oc_begin, base) - base), hi = int(std::min(r.oc_end, base + PW) - base);
     PanelTile t;
-    t.nv = hi <= L ? 1 : NV_HWC;
-    t.masked = lo != 0 || hi != t.nv * L;
-    for (int j = 0; j < NV_HWC; ++j) t.cm[j] = V::lanes(std::clamp(lo - j * L, 0, L), std::clamp(hi - j * L, 0, L));
+    t.shift = lo / L * L;
+    t.nv = hi - t.shift <= L ? 1 : NV_HWC;
+    t.masked = lo != t.shift || hi != t.shift + t.nv * L;
+    for (int j = 0; j < NV_HWC; ++j)
+      t.cm[j] = V::lanes(std::clamp(lo - t.shift - j * L, 0, L), std::clamp(hi - t.shift - j * L, 0, L));
     return t;
   }
 
@@ -260,11 +265,14 @@ struct Pointwise {
       const bool first = kb == 0;
       Epilogue<V> e(act, kb + kc == cin);
       const auto run_panel = [&](int64_t q, int64_t p, int64_t pe, int64_t panels, const PanelTile& t) {
-        e.col_bias = bias ? bias + q * PW : nullptr;
-        const float* w = wp + q * PW * cin + kb * PW;
-        for (; p < pe; p += MR_HWC) {
-          const int64_t mr = std::min<int64_t>(MR_HWC, pe - p);
-          hwc_fn(mr, t.nv, t.masked)(kc, x + p * cin + kb, cin, w, y + p * cout + q * PW, cout, t.cm, first, e, panels);
+        const int64_t c0 = q * PW + t.shift;
+        e.col_bias = bias ? bias + c0 : nullptr;
+        const float* w = wp + q * PW * cin + kb * PW + t.shift;
+        const int64_t n = pe - p, tiles = div_up(n, MR_HWC);
+        for (int64_t i = 0; i < tiles; ++i) {
+          const int64_t mr = n / tiles + (i < n % tiles ? 1 : 0);
+          hwc_fn(mr, t.nv, t.masked)(kc, x + p * cin + kb, cin, w, y + p * cout + c0, cout, t.cm, first, e, panels);
+          p += mr;
         }
       };
       // Short reductions (the weights of the whole channel range fit in L1): pixel tiles
@@ -389,15 +397,13 @@ struct Pointwise {
     const int64_t q0 = r.oc_begin / PW, q1 = div_up(r.oc_end, PW);
     Epilogue<V> e(act, true);
     for (int64_t q = q0; q < q1; ++q) {
-      const int64_t base = q * PW;
-      const int lo = int(std::max(r.oc_begin, base) - base), hi = int(std::min(r.oc_end, base + PW) - base);
-      const int nv = hi <= L ? 1 : NV_HWC;
-      mask cm[NV_HWC];
-      for (int j = 0; j < NV_HWC; ++j) cm[j] = V::lanes(std::clamp(lo - j * L, 0, L), std::clamp(hi - j * L, 0, L));
-      e.col_bias = bias ? bias + base : nullptr;
+      const PanelTile t = panel_tile(r, q);
+      const int64_t c0 = q * PW + t.shift;
+      const int lo = int(std::max(r.oc_begin, c0) - c0), hi = int(std::min(r.oc_end, (q + 1) * PW) - c0);
+      e.col_bias = bias ? bias + c0 : nullptr;
       for (int64_t p = p0; p < p1; p += MR_HWC) {
         const int64_t mr = std::min<int64_t>(MR_HWC, p1 - p);
-        chw_t_fn(mr, nv)(cin, x + p, plane, wp + q * PW * cin, y + base * plane + p, lo, hi, cm, e);
+        chw_t_fn(mr, t.nv)(cin, x + p, plane, wp + q * PW * cin + t.shift, y + c0 * plane + p, lo, hi, t.cm, e);
       }
     }
   }
