@@ -175,10 +175,9 @@ struct Pointwise {
     }
   }
 
-  // dst[c * ld_dst + r] = src[r * ld_src + c] for an 8 x 8 block.
-  static DSCONV_GEMM_INLINE void transpose8x8(const float* src, int64_t ld_src, float* dst, int64_t ld_dst) {
-    __m256 r[8], t[8];
-    for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * ld_src);
+  // r[c][i] <- r[i][c] for an 8 x 8 block in registers.
+  static DSCONV_GEMM_INLINE void transpose8(__m256 (&r)[8]) {
+    __m256 t[8];
     for (int i = 0; i < 8; i += 2) {
       t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
       t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
@@ -190,9 +189,28 @@ struct Pointwise {
       r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
     }
     for (int i = 0; i < 4; ++i) {
-      _mm256_storeu_ps(dst + i * ld_dst, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
-      _mm256_storeu_ps(dst + (i + 4) * ld_dst, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
+      t[i] = _mm256_permute2f128_ps(r[i], r[i + 4], 0x20);
+      t[i + 4] = _mm256_permute2f128_ps(r[i], r[i + 4], 0x31);
     }
+    for (int i = 0; i < 8; ++i) r[i] = t[i];
+  }
+
+  // dst[c * ld_dst + r] = src[r * ld_src + c] for an 8 x 8 block.
+  static DSCONV_GEMM_INLINE void transpose8x8(const float* src, int64_t ld_src, float* dst, int64_t ld_dst) {
+    __m256 r[8];
+    for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * ld_src);
+    transpose8(r);
+    for (int i = 0; i < 8; ++i) _mm256_storeu_ps(dst + i * ld_dst, r[i]);
+  }
+
+  // The first n (<= 8) floats of v to p; the others are not touched.
+  static DSCONV_GEMM_INLINE void store_first(float* p, __m256 v, int n) {
+#if defined(__AVX512F__)
+    _mm512_mask_storeu_ps(p, __mmask16((1u << n) - 1u), _mm512_castps256_ps512(v));
+#else
+    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    _mm256_maskstore_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(n), iota), v);
+#endif
   }
 
   // ------------------------------------------------------------------ NHWC
@@ -366,17 +384,24 @@ struct Pointwise {
   // When the image has few pixels (7x7: 49 = 3 vectors + 1 lane) vectors over pixels waste
   // lanes; this path runs the NHWC tile (MR pixels x PW output channels, vectors over the
   // panel) with the broadcast read down the input's columns (si = 1, sk = plane), and writes
-  // the tile transposed. The whole reduction runs in registers, so the tile is written once.
+  // the tile transposed (8 x 8 blocks in registers, one masked store per channel). The whole
+  // reduction runs in registers, so the tile is written once.
   template <int MR, int NV>
   static void chw_t_tile(int64_t cin, const float* x, int64_t plane, const float* w, float* y, int lo, int hi,
                          const mask* cm, const Epilogue<V>& e) {
+    static_assert(MR <= 8, "a tile's pixels fit one 8-float vector");
     reg acc[MR][NV];
     gemm::zero_tile<V, MR, NV>(acc);
     gemm::accumulate<V, MR, NV, false>(acc, cin, x, 1, plane, w, L, PW, mask{});
     alignas(64) float t[MR][NV * L];
     gemm::store_tile<V, MR, NV, true>(acc, &t[0][0], NV * L, cm, e);
-    for (int o = lo; o < hi; ++o)
-      for (int i = 0; i < MR; ++i) y[o * plane + i] = t[i][o];
+    for (int c8 = lo / 8 * 8; c8 < hi; c8 += 8) {
+      __m256 rows[8];
+      // Rows past MR repeat the last pixel: they fill the transpose and are never stored.
+      for (int i = 0; i < 8; ++i) rows[i] = _mm256_load_ps(&t[std::min(i, MR - 1)][c8]);
+      transpose8(rows);
+      for (int c = std::max(c8, lo); c < std::min(c8 + 8, hi); ++c) store_first(y + c * plane, rows[c - c8], MR);
+    }
   }
   using ChwTFn = void (*)(int64_t, const float*, int64_t, const float*, float*, int, int, const mask*,
                           const Epilogue<V>&);
