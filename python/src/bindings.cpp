@@ -54,72 +54,91 @@ ConvParams make_params(Pair stride, Pad4 padding, bool same, Pair dilation, int6
   return p;
 }
 
-// A read-only float32 C-contiguous array (the Python layer has made it one; this re-checks).
+// An input as the kernels read it: a float32 ndarray, copied only when not C-contiguous. Other
+// dtypes raise TypeError rather than being cast silently. (The Python layer passes ndarrays
+// straight through and converts anything else: a call on a small layer takes microseconds.)
 py::array_t<float> float_array(const py::object& obj, const char* name) {
+  if (py::array_t<float>::check_(obj)) {
+    auto a = py::reinterpret_borrow<py::array_t<float>>(obj);
+    if (a.flags() & py::array::c_style) return a;
+    auto copy = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(obj);
+    if (!copy) throw py::error_already_set();
+    return py::reinterpret_steal<py::array_t<float>>(copy.release());
+  }
   if (!py::isinstance<py::array>(obj)) throw py::type_error(std::string(name) + " must be a numpy array");
-  py::array a = py::reinterpret_borrow<py::array>(obj);
-  if (!a.dtype().is(py::dtype::of<float>()))
-    throw py::type_error(std::string(name) + " must be float32, got " + std::string(py::str(a.dtype())));
-  if (!(a.flags() & py::array::c_style)) throw Error(std::string(name) + " must be C-contiguous");
-  return py::reinterpret_borrow<py::array_t<float>>(a);
+  throw py::type_error(std::string(name) + " must be float32, got dtype " +
+                       std::string(py::str(py::reinterpret_borrow<py::array>(obj).dtype())));
 }
 
 std::vector<int64_t> shape_of(const py::array& a) {
   return std::vector<int64_t>(a.shape(), a.shape() + a.ndim());
 }
 
+std::string shape_str(const py::array& a) {
+  std::string r = "(";
+  for (py::ssize_t i = 0; i < a.ndim(); ++i) r += (i ? ", " : "") + std::to_string(a.shape(i));
+  return r + (a.ndim() == 1 ? ",)" : ")");
+}
+
 TensorShape input_shape(const py::array& x, Layout layout) {
   if (x.ndim() != 4)
     throw Error("input must have 4 dimensions (" + std::string(layout == Layout::NCHW ? "N, C, H, W" : "N, H, W, C") +
                 "), got " + std::to_string(x.ndim()));
-  const auto s = shape_of(x);
+  const py::ssize_t* s = x.shape();
   return layout == Layout::NCHW ? TensorShape{s[0], s[1], s[2], s[3]} : TensorShape{s[0], s[3], s[1], s[2]};
 }
 
-std::vector<py::ssize_t> memory_shape(const TensorShape& t, Layout layout) {
-  return layout == Layout::NCHW ? std::vector<py::ssize_t>{t.n, t.c, t.h, t.w}
-                                : std::vector<py::ssize_t>{t.n, t.h, t.w, t.c};
-}
+// The arrays a call reads: kept alive until the kernel has run (copies made for non-contiguous
+// inputs live only here) and checked against `out`. A fixed array: small layers take
+// microseconds, and a call should not allocate to hold five pointers.
+class Reads {
+ public:
+  const float* add(const py::array_t<float>& a) {
+    keep_[n_] = a;
+    begin_[n_] = reinterpret_cast<const char*>(a.data());
+    end_[n_] = begin_[n_] + a.nbytes();
+    ++n_;
+    return a.data();
+  }
+  bool overlaps(const char* b, const char* e) const {
+    for (int i = 0; i < n_; ++i)
+      if (begin_[i] != end_[i] && begin_[i] < e && b < end_[i]) return true;
+    return false;
+  }
 
-std::string shape_str(const std::vector<py::ssize_t>& s) {
-  std::string r = "(";
-  for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
-  return r + ")";
-}
-
-bool overlaps(const py::array& a, const py::array& b) {
-  const char* a0 = static_cast<const char*>(a.data());
-  const char* b0 = static_cast<const char*>(b.data());
-  return a0 < b0 + b.nbytes() && b0 < a0 + a.nbytes();
-}
+ private:
+  static constexpr int kMax = 5;  // input, two raw weights, two biases
+  py::object keep_[kMax];
+  const char* begin_[kMax] = {};
+  const char* end_[kMax] = {};
+  int n_ = 0;
+};
 
 // The output array: a new one, or `out` checked to be exactly what the op writes.
-py::array_t<float> output_array(const py::object& out, const TensorShape& t, Layout layout,
-                                const std::vector<py::array>& inputs) {
-  const auto shape = memory_shape(t, layout);
-  if (out.is_none()) return py::array_t<float>(shape);
+py::array_t<float> output_array(const py::object& out, const TensorShape& t, Layout layout, const Reads& reads) {
+  const py::ssize_t shape[4] = {t.n, layout == Layout::NCHW ? t.c : t.h, layout == Layout::NCHW ? t.h : t.w,
+                                layout == Layout::NCHW ? t.w : t.c};
+  if (out.is_none()) return py::array_t<float>(std::vector<py::ssize_t>(shape, shape + 4));
   if (!py::isinstance<py::array>(out)) throw Error("out must be a numpy array");
   py::array a = py::reinterpret_borrow<py::array>(out);
-  if (!a.dtype().is(py::dtype::of<float>()))
-    throw Error("out must be float32, got " + std::string(py::str(a.dtype())));
+  if (!py::array_t<float>::check_(out)) throw Error("out must be float32, got " + std::string(py::str(a.dtype())));
   if (!(a.flags() & py::array::c_style)) throw Error("out must be C-contiguous");
   if (!a.writeable()) throw Error("out must be writeable");
-  if (shape_of(a) != std::vector<int64_t>(shape.begin(), shape.end()))
-    throw Error("out has shape " + shape_str(std::vector<py::ssize_t>(a.shape(), a.shape() + a.ndim())) +
-                ", the result has shape " + shape_str(shape));
-  for (const auto& in : inputs)
-    if (in.nbytes() && overlaps(a, in)) throw Error("out must not share memory with an input");
+  if (a.ndim() != 4 || !std::equal(shape, shape + 4, a.shape()))
+    throw Error("out has shape " + shape_str(a) + ", the result has shape (" + std::to_string(shape[0]) + ", " +
+                std::to_string(shape[1]) + ", " + std::to_string(shape[2]) + ", " + std::to_string(shape[3]) + ")");
+  const char* b = static_cast<const char*>(a.data());
+  if (a.nbytes() && reads.overlaps(b, b + a.nbytes())) throw Error("out must not share memory with an input");
   return py::reinterpret_borrow<py::array_t<float>>(a);
 }
 
-const float* bias_ptr(const py::object& bias, int64_t cout, std::vector<py::array>& keep, const char* name) {
+const float* bias_ptr(const py::object& bias, int64_t cout, Reads& reads, const char* name) {
   if (bias.is_none()) return nullptr;
   py::array_t<float> b = float_array(bias, name);
   if (b.ndim() != 1 || b.shape(0) != cout)
     throw Error(std::string(name) + " must have shape (" + std::to_string(cout) + ",) (one per output channel), got " +
-                shape_str(std::vector<py::ssize_t>(b.shape(), b.shape() + b.ndim())));
-  keep.push_back(b);
-  return b.data();
+                shape_str(b));
+  return reads.add(b);
 }
 
 const char* op_str(Op op) {
@@ -132,42 +151,47 @@ const char* op_str(Op op) {
 }
 
 // A weight argument: a float32 array, or PackedWeights for `op` (checked by the C++ API).
-struct WeightArg {
-  const PackedWeights* packed = nullptr;
-  py::array_t<float> raw;
-  std::vector<int64_t> shape;
-};
-
 // Packed weights are checked for their op first: their shape means nothing to another op.
-WeightArg weight_arg(const py::object& w, const char* name, Op op) {
-  WeightArg a;
-  if (py::isinstance<PackedWeights>(w)) {
-    a.packed = &w.cast<const PackedWeights&>();
-    if (a.packed->op() != op)
-      throw Error(std::string(name) + " was packed for " + op_str(a.packed->op()) + ", not for " + op_str(op));
-    a.shape = a.packed->weight_shape();
-  } else {
-    a.raw = float_array(w, name);
-    a.shape = shape_of(a.raw);
+// Built in place (it points into itself), never copied.
+struct WeightArg {
+  WeightArg(const py::object& w, const char* name, Op op, Reads& reads) {
+    if (py::isinstance<PackedWeights>(w)) {
+      packed = &w.cast<const PackedWeights&>();
+      if (packed->op() != op)
+        throw Error(std::string(name) + " was packed for " + op_str(packed->op()) + ", not for " + op_str(op));
+      shape = &packed->weight_shape();
+    } else {
+      const py::array_t<float> a = float_array(w, name);
+      raw_shape = shape_of(a);
+      raw = reads.add(a);
+      shape = &raw_shape;
+    }
   }
-  return a;
-}
+  WeightArg(const WeightArg&) = delete;
+  WeightArg& operator=(const WeightArg&) = delete;
+
+  const PackedWeights* packed = nullptr;
+  const float* raw = nullptr;  // kept alive by the call's Reads
+  const std::vector<int64_t>* shape = nullptr;
+
+ private:
+  std::vector<int64_t> raw_shape;
+};
 
 // What the single ops share: buffers checked, the output allocated or checked, the GIL
 // released around the kernel. `shape_of_output(in, weight_shape)` validates the call.
 template <class OutputShape, class Run>
 py::array run_single(Op op, const py::object& x_obj, const py::object& w_obj, const py::object& bias_obj,
                      const py::object& out, Layout layout, OutputShape shape_of_output, Run run) {
-  py::array_t<float> x = float_array(x_obj, "input");
+  Reads reads;
+  const py::array_t<float> x = float_array(x_obj, "input");
   const TensorShape in = input_shape(x, layout);
-  const WeightArg w = weight_arg(w_obj, "weight", op);
-  const TensorShape out_shape = shape_of_output(in, w.shape);
-  std::vector<py::array> keep{x};
-  if (!w.packed) keep.push_back(w.raw);
-  const float* bias = bias_ptr(bias_obj, out_shape.c, keep, "bias");
-  py::array_t<float> y = output_array(out, out_shape, layout, keep);
+  const float* xp = reads.add(x);
+  const WeightArg w(w_obj, "weight", op, reads);
+  const TensorShape out_shape = shape_of_output(in, *w.shape);
+  const float* bias = bias_ptr(bias_obj, out_shape.c, reads, "bias");
+  py::array_t<float> y = output_array(out, out_shape, layout, reads);
   float* yp = y.mutable_data();
-  const float* xp = x.data();
   {
     py::gil_scoped_release release;
     run(xp, in, w, bias, yp);
@@ -184,7 +208,7 @@ py::array run_depthwise(const py::object& x, const py::object& weight, const py:
         if (w.packed)
           depthwise_conv2d(xp, in, *w.packed, b, yp, p);
         else
-          depthwise_conv2d(xp, in, w.raw.data(), w.shape, b, yp, p);
+          depthwise_conv2d(xp, in, w.raw, *w.shape, b, yp, p);
       });
 }
 
@@ -198,7 +222,7 @@ py::array run_pointwise(const py::object& x, const py::object& weight, const py:
         if (w.packed)
           pointwise_conv2d(xp, in, *w.packed, b, yp, p.activation, p.layout);
         else
-          pointwise_conv2d(xp, in, w.raw.data(), w.shape, b, yp, p.activation, p.layout);
+          pointwise_conv2d(xp, in, w.raw, *w.shape, b, yp, p.activation, p.layout);
       });
 }
 
@@ -211,12 +235,12 @@ py::array run_conv2d(const py::object& x, const py::object& weight, const py::ob
         if (w.packed)
           conv2d(xp, in, *w.packed, b, yp, p);
         else
-          conv2d(xp, in, w.raw.data(), w.shape, b, yp, p);
+          conv2d(xp, in, w.raw, *w.shape, b, yp, p);
       });
 }
 
 PackedWeights packed_or_pack(const WeightArg& w, Op op, Layout layout) {
-  return w.packed ? *w.packed : pack_weights(w.raw.data(), w.shape, op, layout);
+  return w.packed ? *w.packed : pack_weights(w.raw, *w.shape, op, layout);
 }
 
 // The depthwise stage runs with `dw`; the pointwise one with the activation of `pw`.
@@ -226,20 +250,18 @@ py::array run_separable(const py::object& x_obj, const py::object& dw_obj, const
   SeparableParams p;
   p.depthwise = dw_params;
   p.activation = pw_params.activation;
-  py::array_t<float> x = float_array(x_obj, "input");
+  Reads reads;
+  const py::array_t<float> x = float_array(x_obj, "input");
   const TensorShape in = input_shape(x, p.depthwise.layout);
-  const WeightArg dw = weight_arg(dw_obj, "dw_weight", Op::Depthwise);
-  const WeightArg pw = weight_arg(pw_obj, "pw_weight", Op::Pointwise);
-  const TensorShape mid = depthwise_output_shape(in, dw.shape, p.depthwise);
-  const TensorShape out_shape = pointwise_output_shape(mid, pw.shape);
-  std::vector<py::array> keep{x};
-  if (!dw.packed) keep.push_back(dw.raw);
-  if (!pw.packed) keep.push_back(pw.raw);
-  const float* dw_bias = bias_ptr(dw_bias_obj, mid.c, keep, "dw_bias");
-  const float* pw_bias = bias_ptr(pw_bias_obj, out_shape.c, keep, "pw_bias");
-  py::array_t<float> y = output_array(out, out_shape, p.depthwise.layout, keep);
+  const float* xp = reads.add(x);
+  const WeightArg dw(dw_obj, "dw_weight", Op::Depthwise, reads);
+  const WeightArg pw(pw_obj, "pw_weight", Op::Pointwise, reads);
+  const TensorShape mid = depthwise_output_shape(in, *dw.shape, p.depthwise);
+  const TensorShape out_shape = pointwise_output_shape(mid, *pw.shape);
+  const float* dw_bias = bias_ptr(dw_bias_obj, mid.c, reads, "dw_bias");
+  const float* pw_bias = bias_ptr(pw_bias_obj, out_shape.c, reads, "pw_bias");
+  py::array_t<float> y = output_array(out, out_shape, p.depthwise.layout, reads);
   float* yp = y.mutable_data();
-  const float* xp = x.data();
   {
     py::gil_scoped_release release;
     const Layout l = p.depthwise.layout;
