@@ -1,8 +1,8 @@
 // Pointwise (1x1) kernels on every ISA against the reference: channel and pixel counts at
 // 1, tile-1, tile, tile+1 and large for the AVX2 (6x16 NHWC, 6x16 NCHW) and AVX-512 (7x32
-// NHWC, 8x48 NCHW) tiles and the NCHW few-pixel path, both layouts, every activation, bias
-// and no bias, raw and packed, thread splits, NaN containment; the NHWC paired path for
-// Cout <= 24.
+// and 4x96 NHWC, 8x48 NCHW) tiles and the NCHW few-pixel path, both layouts, every activation,
+// bias and no bias, raw and packed, thread splits, work ranges called on the kernels directly,
+// NaN containment; the NHWC paired path for Cout <= 24.
 #include <cmath>
 #include <limits>
 
@@ -62,6 +62,25 @@ TEST(PointwiseX86, FewPixelsNchw) {
     for (int64_t cout : {16, 32, 48, 64, 96})
       expect_all_isas_match_reference(pw_case(1, 21, cout, 1, hw, Layout::NCHW, Activation::relu6(), hw % 2 == 0));
   expect_all_isas_match_reference(pw_case(2, 300, 160, 7, 7, Layout::NCHW, Activation::none(), true));
+}
+
+// NHWC with a short reduction over more than one panel takes the wide tile on AVX-512 (4
+// pixels x up to 6 vectors across panels, groups of whole panels): Cout around the vector,
+// panel and group widths, pixel counts around the 4-pixel tile and the 112-pixel block.
+TEST(PointwiseX86, WideTileNhwc) {
+  const Activation acts[] = {Activation::none(), Activation::relu(), Activation::relu6(), Activation::hardswish(),
+                             Activation::clamp(-0.25f, 0.5f)};
+  int n = 0;
+  for (int64_t cin : {1, 16, 24, 64})
+    for (int64_t cout : {33, 47, 48, 64, 80, 95, 96, 97, 128, 144, 200})
+      for (int64_t hw : {1, 3, 4, 5, 111, 113}) {
+        ++n;
+        expect_all_isas_match_reference(pw_case(1, cin, cout, 1, hw, Layout::NHWC, acts[n % 5], n % 2 == 0));
+      }
+  // Whole MobileNet expand layers, and one whose weights are too large for the wide tile.
+  expect_all_isas_match_reference(pw_case(1, 16, 96, 56, 56, Layout::NHWC, Activation::relu6(), true));
+  expect_all_isas_match_reference(pw_case(1, 24, 144, 28, 29, Layout::NHWC, Activation::none(), false));
+  expect_all_isas_match_reference(pw_case(1, 300, 64, 5, 5, Layout::NHWC, Activation::relu(), true));
 }
 
 // NHWC with Cout <= 24 takes the paired path on AVX-512 (8 channels x 2 inputs per vector,

@@ -270,6 +270,88 @@ struct Pointwise {
     return t;
   }
 
+  // ------------------------------------------------------------------ NHWC, short reductions
+  // When the weights of the whole channel range fit in L1 (small Cin) and the range spans
+  // more than one panel, a tile is MR_WIDE pixels x up to NV_WIDE vectors across panels
+  // (AVX-512: 4 x 96, 24 accumulators): per k, NV_WIDE weight vectors serve MR_WIDE
+  // broadcasts, and each pixel's outputs are written in one sequential run. Vector j of a
+  // tile lies in panel j / NV_HWC (lanes past Cout in the last panel are zero weights; the
+  // store masks them off).
+  template <int MR, int NV, bool Masked>
+  static void wide_tile(int64_t kc, const float* x, int64_t cin, const float* w, float* y, int64_t cout,
+                        const mask* cm, const Epilogue<V>& e) {
+    const int64_t ps = PW * cin;
+    reg acc[MR][NV];
+    gemm::zero_tile<V, MR, NV>(acc);
+    for (int64_t k = 0; k < kc; ++k) {
+      reg b[NV];
+#pragma GCC unroll 8
+      for (int j = 0; j < NV; ++j) b[j] = V::load(w + (j / NV_HWC) * ps + (j % NV_HWC) * L);
+#pragma GCC unroll 8
+      for (int i = 0; i < MR; ++i) {
+        const reg a = V::broadcast(x + i * cin);
+#pragma GCC unroll 8
+        for (int j = 0; j < NV; ++j) acc[i][j] = V::fma(a, b[j], acc[i][j]);
+      }
+      x += 1;
+      w += PW;
+    }
+    gemm::store_tile<V, MR, NV, Masked>(acc, y, cout, cm, e);
+  }
+  using WideFn = void (*)(int64_t, const float*, int64_t, const float*, float*, int64_t, const mask*,
+                          const Epilogue<V>&);
+  template <bool Masked, int MR, size_t... J>
+  static std::array<WideFn, Cfg::NV_WIDE> wide_row(std::index_sequence<J...>) {
+    return {{&wide_tile<MR, int(J) + 1, Masked>...}};
+  }
+  template <bool Masked, size_t... I>
+  static std::array<std::array<WideFn, Cfg::NV_WIDE>, Cfg::MR_WIDE> wide_table(std::index_sequence<I...>) {
+    return {{wide_row<Masked, int(I) + 1>(std::make_index_sequence<Cfg::NV_WIDE>())...}};
+  }
+  static WideFn wide_fn(int64_t mr, int64_t nv, bool masked) {
+    using I = std::make_index_sequence<Cfg::MR_WIDE>;
+    static const std::array<std::array<WideFn, Cfg::NV_WIDE>, Cfg::MR_WIDE> tables[2] = {wide_table<false>(I()),
+                                                                                        wide_table<true>(I())};
+    return tables[masked ? 1 : 0][size_t(mr - 1)][size_t(nv - 1)];
+  }
+  static bool wide(const ConvGeometry& g) {
+    return Cfg::MR_WIDE > 0 && g.cout > PW && g.cin <= Cfg::KC_HWC &&
+           g.cin * div_up(g.cout, PW) * PW * int64_t(sizeof(float)) <= 32 * 1024;
+  }
+  static void run_nhwc_wide(const ConvGeometry& g, const WorkRange& r, const float* x, const float* wp,
+                            const float* bias, const Activation& act, float* y) {
+    const int64_t cin = g.cin, cout = g.cout;
+    const int64_t p0 = r.oh_begin * g.wo, p1 = r.oh_end * g.wo;
+    // Vectors v0..v1 of the range, in near-equal groups of whole panels; a range that starts
+    // inside a panel (a thread's channel block) first finishes that panel.
+    const int64_t v0 = r.oc_begin / L, v1 = div_up(r.oc_end, L);
+    const int64_t gsize = div_up(div_up(v1 - v0, div_up(v1 - v0, Cfg::NV_WIDE)), NV_HWC) * NV_HWC;
+    Epilogue<V> e(act, true);
+    mask cm[Cfg::NV_WIDE];
+    // Blocks of pixels, each group's tiles over the block: the masks are set once per group
+    // and block, and the block's outputs stay in L2 until every group has written them.
+    for (int64_t pb = p0; pb < p1; pb += Cfg::MC_HWC) {
+      const int64_t pe = std::min(p1, pb + Cfg::MC_HWC);
+      for (int64_t v = v0; v < v1;) {
+        const int64_t nv = std::min(v % NV_HWC ? NV_HWC - v % NV_HWC : gsize, v1 - v);
+        bool masked = false;
+        for (int64_t j = 0; j < nv; ++j) {
+          const int64_t c = (v + j) * L;
+          const int lo = int(std::max<int64_t>(r.oc_begin - c, 0)), hi = int(std::min<int64_t>(r.oc_end - c, L));
+          cm[j] = V::lanes(lo, hi);
+          masked |= lo != 0 || hi != L;
+        }
+        e.col_bias = bias ? bias + v * L : nullptr;
+        const float* w = wp + v / NV_HWC * PW * cin + v % NV_HWC * L;
+        for (int64_t p = pb; p < pe; p += Cfg::MR_WIDE) {
+          const int64_t mr = std::min<int64_t>(Cfg::MR_WIDE, pe - p);
+          wide_fn(mr, nv, masked)(cin, x + p * cin, cin, w, y + p * cout + v * L, cout, cm, e);
+        }
+        v += nv;
+      }
+    }
+  }
+
   static void run_nhwc(const ConvGeometry& g, const WorkRange& r, const float* x, const float* wp,
                        const float* bias, const Activation& act, float* y) {
     const int64_t cin = g.cin, cout = g.cout;
@@ -447,6 +529,8 @@ struct Pointwise {
     if constexpr (Cfg::PAIRED)
       if (paired(WeightDims{g.cout, g.cin, 1, 1}, Layout::NHWC))
         return {Cfg::name_nhwc_paired[Paired<Cfg>::vectors(g.cout) - 1], Paired<Cfg>::run};
+    if constexpr (Cfg::MR_WIDE > 0)
+      if (wide(g)) return {Cfg::name_nhwc_wide, run_nhwc_wide};
     return {Cfg::name_nhwc, run_nhwc};
   }
   static KernelChoice select_nchw(const ConvGeometry& g) {
