@@ -71,7 +71,7 @@ void check_packed(const PackedWeights::Impl& w, Op op, Layout layout) {
 }
 
 // Runs `kernel` over the batch. Tasks are (image, output-channel block, row band); the
-// channel block is a multiple of `channel_quantum` (the depth multiplier for depthwise).
+// channel block is a multiple of `channel_quantum`.
 void run_batched(const ConvGeometry& g, int64_t batch, KernelFn kernel, const float* x, const float* w,
                  const float* bias, const Activation& act, float* y, int64_t channel_quantum) {
   if (batch == 0 || g.ho == 0 || g.wo == 0) return;
@@ -95,7 +95,11 @@ void run_op(Op op, const ConvGeometry& g, int64_t batch, const float* x, const P
   const OpKernels& k = op_kernels(kernel_table(), op);
   const KernelChoice choice = k.select(g);
   ScopedCall call;
-  run_batched(g, batch, choice.run, x, w.data.get(), bias, act, y, op == Op::Depthwise ? g.multiplier() : 1);
+  // Channel blocks keep NHWC vectors whole (16 lanes, the widest) and a depthwise channel's
+  // outputs together; NCHW depthwise planes are independent.
+  const int64_t m = op == Op::Depthwise ? g.multiplier() : 1;
+  const int64_t quantum = op == Op::Depthwise && g.layout == Layout::NCHW ? m : 16 * m;
+  run_batched(g, batch, choice.run, x, w.data.get(), bias, act, y, quantum);
 }
 
 void run_raw(Op op, const ConvGeometry& g, int64_t batch, const float* x, const float* weight,
