@@ -64,7 +64,7 @@ TEST(PointwiseX86, FewPixelsNchw) {
   expect_all_isas_match_reference(pw_case(2, 300, 160, 7, 7, Layout::NCHW, Activation::none(), true));
 }
 
-// NHWC with a short reduction over more than one panel takes the wide tile on AVX-512 (4
+// NHWC with weights that fit in L2 over more than one panel takes the wide tile on AVX-512 (4
 // pixels x up to 6 vectors across panels, groups of whole panels): Cout around the vector,
 // panel and group widths, pixel counts around the 4-pixel tile and the 112-pixel block.
 TEST(PointwiseX86, WideTileNhwc) {
@@ -77,10 +77,14 @@ TEST(PointwiseX86, WideTileNhwc) {
         ++n;
         expect_all_isas_match_reference(pw_case(1, cin, cout, 1, hw, Layout::NHWC, acts[n % 5], n % 2 == 0));
       }
-  // Whole MobileNet expand layers, and one whose weights are too large for the wide tile.
+  // Longer reductions, whole MobileNet layers, and weights too large for the wide tile.
+  for (int64_t cin : {255, 257, 384})
+    expect_all_isas_match_reference(pw_case(1, cin, 97, 3, 5, Layout::NHWC, Activation::relu(), cin % 2 == 1));
   expect_all_isas_match_reference(pw_case(1, 16, 96, 56, 56, Layout::NHWC, Activation::relu6(), true));
   expect_all_isas_match_reference(pw_case(1, 24, 144, 28, 29, Layout::NHWC, Activation::none(), false));
-  expect_all_isas_match_reference(pw_case(1, 300, 64, 5, 5, Layout::NHWC, Activation::relu(), true));
+  expect_all_isas_match_reference(pw_case(1, 384, 64, 14, 14, Layout::NHWC, Activation::none(), true));
+  expect_all_isas_match_reference(pw_case(1, 600, 160, 5, 5, Layout::NHWC, Activation::relu(), true));
+  expect_all_isas_match_reference(pw_case(1, 1100, 64, 3, 3, Layout::NHWC, Activation::relu(), false));
 }
 
 // NHWC with Cout <= 24 takes the paired path on AVX-512 (8 channels x 2 inputs per vector,

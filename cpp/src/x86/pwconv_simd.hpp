@@ -270,11 +270,11 @@ struct Pointwise {
     return t;
   }
 
-  // ------------------------------------------------------------------ NHWC, short reductions
-  // When the weights of the whole channel range fit in L1 (small Cin) and the range spans
-  // more than one panel, a tile is MR_WIDE pixels x up to NV_WIDE vectors across panels
-  // (AVX-512: 4 x 96, 24 accumulators): per k, NV_WIDE weight vectors serve MR_WIDE
-  // broadcasts, and each pixel's outputs are written in one sequential run. Vector j of a
+  // ------------------------------------------------------------------ NHWC, wide tiles
+  // When the weights fit in L2 and Cout spans more than one panel, a tile is MR_WIDE pixels x
+  // up to NV_WIDE vectors across panels (AVX-512: 4 x 96, 24 accumulators): per k, NV_WIDE
+  // weight vectors serve MR_WIDE broadcasts (10 loads per 24 FMAs against 9 per 14 for the
+  // 7x32 tile), and each pixel's outputs are written in one sequential run. Vector j of a
   // tile lies in panel j / NV_HWC (lanes past Cout in the last panel are zero weights; the
   // store masks them off).
   template <int MR, int NV, bool Masked>
@@ -314,9 +314,12 @@ struct Pointwise {
                                                                                         wide_table<true>(I())};
     return tables[masked ? 1 : 0][size_t(mr - 1)][size_t(nv - 1)];
   }
+  // Measured on Zen 5: the wide tile wins while all the weights stay in L2 (384->64 14x14
+  // 1.016x, 576->96 14x14 1.015x, 16->96 112x112 1.10x); beyond, the 7x32 panel tiles stream
+  // less from L2 and L3 (960->320 7x7: wide 0.97x).
   static bool wide(const ConvGeometry& g) {
     return Cfg::MR_WIDE > 0 && g.cout > PW && g.cin <= Cfg::KC_HWC &&
-           g.cin * div_up(g.cout, PW) * PW * int64_t(sizeof(float)) <= 32 * 1024;
+           g.cin * div_up(g.cout, PW) * PW * int64_t(sizeof(float)) <= 256 * 1024;
   }
   static void run_nhwc_wide(const ConvGeometry& g, const WorkRange& r, const float* x, const float* wp,
                             const float* bias, const Activation& act, float* y) {
@@ -325,7 +328,6 @@ struct Pointwise {
     // Vectors v0..v1 of the range, in near-equal groups of whole panels; a range that starts
     // inside a panel (a thread's channel block) first finishes that panel.
     const int64_t v0 = r.oc_begin / L, v1 = div_up(r.oc_end, L);
-    const int64_t gsize = div_up(div_up(v1 - v0, div_up(v1 - v0, Cfg::NV_WIDE)), NV_HWC) * NV_HWC;
     Epilogue<V> e(act, true);
     mask cm[Cfg::NV_WIDE];
     // Blocks of pixels, each group's tiles over the block: the masks are set once per group
@@ -333,6 +335,9 @@ struct Pointwise {
     for (int64_t pb = p0; pb < p1; pb += Cfg::MC_HWC) {
       const int64_t pe = std::min(p1, pb + Cfg::MC_HWC);
       for (int64_t v = v0; v < v1;) {
+        // Whole panels in near-equal groups: 10 panels -> 3, 3, 2, 2 (not 3, 3, 3, 1).
+        const int64_t panels_left = div_up(v1 - v, NV_HWC), groups_left = div_up(panels_left, Cfg::NV_WIDE / NV_HWC);
+        const int64_t gsize = div_up(panels_left, groups_left) * NV_HWC;
         const int64_t nv = std::min(v % NV_HWC ? NV_HWC - v % NV_HWC : gsize, v1 - v);
         bool masked = false;
         for (int64_t j = 0; j < nv; ++j) {
@@ -343,9 +348,12 @@ struct Pointwise {
         }
         e.col_bias = bias ? bias + v * L : nullptr;
         const float* w = wp + v / NV_HWC * PW * cin + v % NV_HWC * L;
-        for (int64_t p = pb; p < pe; p += Cfg::MR_WIDE) {
-          const int64_t mr = std::min<int64_t>(Cfg::MR_WIDE, pe - p);
+        // Near-equal pixel tiles: 49 -> 4 x 9 + 3 x 4... never a 1-pixel tile after full ones.
+        const int64_t n = pe - pb, tiles = div_up(n, Cfg::MR_WIDE);
+        for (int64_t i = 0, p = pb; i < tiles; ++i) {
+          const int64_t mr = n / tiles + (i < n % tiles ? 1 : 0);
           wide_fn(mr, nv, masked)(cin, x + p * cin, cin, w, y + p * cout + v * L, cout, cm, e);
+          p += mr;
         }
         v += nv;
       }
