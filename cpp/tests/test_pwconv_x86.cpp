@@ -1,5 +1,5 @@
 // Pointwise (1x1) kernels on every ISA against the reference: channel and pixel counts at
-// 1, tile-1, tile, tile+1 and large for the AVX2 (6x16 NHWC, 6x16 NCHW) and AVX-512 (7x32
+// 1, tile-1, tile, tile+1 and large for the AVX2 (6x16 NHWC, 6x16 NCHW) and AVX-512 (14x32
 // and 4x96 NHWC, 8x48 NCHW) tiles and the NCHW few-pixel path, both layouts, every activation,
 // bias and no bias, raw and packed, thread splits, work ranges called on the kernels directly,
 // NaN containment; the NHWC paired path for Cout <= 24.
@@ -62,6 +62,17 @@ TEST(PointwiseX86, FewPixelsNchw) {
     for (int64_t cout : {16, 32, 48, 64, 96})
       expect_all_isas_match_reference(pw_case(1, 21, cout, 1, hw, Layout::NCHW, Activation::relu6(), hw % 2 == 0));
   expect_all_isas_match_reference(pw_case(2, 300, 160, 7, 7, Layout::NCHW, Activation::none(), true));
+}
+
+// NHWC panel tiles (AVX-512 14x32, rows read from two bases): every pixel count up to two
+// tiles, near-equal tiles of the 112-pixel blocks, short and long reductions.
+TEST(PointwiseX86, PanelTileRowsNhwc) {
+  for (int64_t cin : {13, 300})
+    for (int64_t cout : {25, 32})
+      for (int64_t hw = 1; hw <= 30; ++hw)
+        expect_all_isas_match_reference(pw_case(1, cin, cout, 1, hw, Layout::NHWC, Activation::relu6(), hw % 2 == 0));
+  for (int64_t hw : {13, 14, 15, 28, 29, 49, 113})
+    expect_all_isas_match_reference(pw_case(1, 600, 160, 1, hw, Layout::NHWC, Activation::none(), hw % 2 == 1));
 }
 
 // NHWC with weights that fit in L2 over more than one panel takes the wide tile on AVX-512 (4

@@ -143,6 +143,7 @@ struct Pointwise {
   static constexpr int PW = Cfg::PW;
   static constexpr int NV_HWC = PW / L;
   static constexpr int MR_HWC = Cfg::MR_HWC;
+  static constexpr int MR_T = MR_HWC > 8 ? (MR_HWC + 1) / 2 : MR_HWC;  // NCHW few-pixel tile (<= 8)
   static constexpr int MR_CHW = Cfg::MR_CHW;
   static constexpr int NV_CHW = Cfg::NV_CHW;
 
@@ -214,6 +215,32 @@ struct Pointwise {
   }
 
   // ------------------------------------------------------------------ NHWC
+  // gemm::accumulate for tiles of more than 8 pixel rows: the rows are read from two bases
+  // (rows 0..H-1 and H..MR-1) that share the offsets i * cin, so the row addresses need
+  // H + 1 registers, not MR (14 separate row pointers spill).
+  template <int MR, int NV>
+  static DSCONV_GEMM_INLINE void accumulate_rows2(reg (&acc)[MR][NV], int64_t kc, const float* x, int64_t cin,
+                                                  const float* w) {
+    constexpr int H = (MR + 1) / 2;
+    const float* xb = x + H * cin;
+    // Opaque to the compiler, which would otherwise fold xb back into x + constant * cin.
+    __asm__("" : "+r"(xb));
+    for (int64_t k = 0; k < kc; ++k) {
+      reg b[NV];
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j) b[j] = V::load(w + j * L);
+#pragma GCC unroll 16
+      for (int i = 0; i < MR; ++i) {
+        const reg a = V::broadcast(i < H ? x + i * cin : xb + (i - H) * cin);
+#pragma GCC unroll 4
+        for (int j = 0; j < NV; ++j) acc[i][j] = V::fma(a, b[j], acc[i][j]);
+      }
+      ++x;
+      ++xb;
+      w += PW;
+    }
+  }
+
   // MR pixels x NV vectors of output channels, from `panels` consecutive panels (the pixels'
   // row pointers are set up once for all of them).
   template <int MR, int NV, bool Masked>
@@ -226,7 +253,10 @@ struct Pointwise {
         gemm::zero_tile<V, MR, NV>(acc);
       else
         gemm::load_tile<V, MR, NV, Masked>(acc, y, cout, cm);
-      gemm::accumulate<V, MR, NV, false>(acc, kc, x, cin, 1, w, L, PW, mask{});
+      if constexpr (MR > 8)
+        accumulate_rows2<MR, NV>(acc, kc, x, cin, w);
+      else
+        gemm::accumulate<V, MR, NV, false>(acc, kc, x, cin, 1, w, L, PW, mask{});
       gemm::store_tile<V, MR, NV, Masked>(acc, y, cout, cm, ep);
       w += PW * cin;
       y += PW;
@@ -274,7 +304,7 @@ struct Pointwise {
   // When the weights fit in L2 and Cout spans more than one panel, a tile is MR_WIDE pixels x
   // up to NV_WIDE vectors across panels (AVX-512: 4 x 96, 24 accumulators): per k, NV_WIDE
   // weight vectors serve MR_WIDE broadcasts (10 loads per 24 FMAs against 9 per 14 for the
-  // 7x32 tile), and each pixel's outputs are written in one sequential run. Vector j of a
+  // 7x32 tile; 16 per 28 for 14x32), and each pixel's outputs are written in one sequential run. Vector j of a
   // tile lies in panel j / NV_HWC (lanes past Cout in the last panel are zero weights; the
   // store masks them off).
   template <int MR, int NV, bool Masked>
@@ -315,7 +345,7 @@ struct Pointwise {
     return tables[masked ? 1 : 0][size_t(mr - 1)][size_t(nv - 1)];
   }
   // Measured on Zen 5: the wide tile wins while all the weights stay in L2 (384->64 14x14
-  // 1.016x, 576->96 14x14 1.015x, 16->96 112x112 1.10x); beyond, the 7x32 panel tiles stream
+  // 1.016x, 576->96 14x14 1.015x, 16->96 112x112 1.10x); beyond, the 14x32 panel tiles stream
   // less from L2 and L3 (960->320 7x7: wide 0.97x).
   static bool wide(const ConvGeometry& g) {
     return Cfg::MR_WIDE > 0 && g.cout > PW && g.cin <= Cfg::KC_HWC &&
@@ -496,12 +526,12 @@ struct Pointwise {
   using ChwTFn = void (*)(int64_t, const float*, int64_t, const float*, float*, int, int, const mask*,
                           const Epilogue<V>&);
   template <int NV, size_t... I>
-  static std::array<ChwTFn, MR_HWC> chw_t_row(std::index_sequence<I...>) {
+  static std::array<ChwTFn, MR_T> chw_t_row(std::index_sequence<I...>) {
     return {{&chw_t_tile<int(I) + 1, NV>...}};
   }
   static ChwTFn chw_t_fn(int64_t mr, int nv) {
-    using I = std::make_index_sequence<MR_HWC>;
-    static const std::array<ChwTFn, MR_HWC> rows[2] = {chw_t_row<1>(I()), chw_t_row<NV_HWC>(I())};
+    using I = std::make_index_sequence<MR_T>;
+    static const std::array<ChwTFn, MR_T> rows[2] = {chw_t_row<1>(I()), chw_t_row<NV_HWC>(I())};
     return rows[nv == 1 ? 0 : 1][size_t(mr - 1)];
   }
 
@@ -516,8 +546,8 @@ struct Pointwise {
       const int64_t c0 = q * PW + t.shift;
       const int lo = int(std::max(r.oc_begin, c0) - c0), hi = int(std::min(r.oc_end, (q + 1) * PW) - c0);
       e.col_bias = bias ? bias + c0 : nullptr;
-      for (int64_t p = p0; p < p1; p += MR_HWC) {
-        const int64_t mr = std::min<int64_t>(MR_HWC, p1 - p);
+      for (int64_t p = p0; p < p1; p += MR_T) {
+        const int64_t mr = std::min<int64_t>(MR_T, p1 - p);
         chw_t_fn(mr, t.nv)(cin, x + p, plane, wp + q * PW * cin + t.shift, y + c0 * plane + p, lo, hi, t.cm, e);
       }
     }

@@ -11,12 +11,12 @@ struct Avx512Config {
   using V = gemm::Avx512;
   static constexpr bool PAIRED = true;  // NHWC Cout <= 24: 8 channels x 2 inputs per vector
   static constexpr int PW = 32;
-  static constexpr int MR_HWC = 7;
-  // NHWC short reductions over more than one panel: MR_WIDE pixels x NV_WIDE vectors.
+  static constexpr int MR_HWC = 14;
+  // NHWC over more than one panel with weights that fit in L2: MR_WIDE pixels x NV_WIDE vectors.
   static constexpr int MR_WIDE = 4, NV_WIDE = 6;
   static constexpr int MR_CHW = 8, NV_CHW = 3;
   static constexpr int64_t KC_HWC = 1024, MC_HWC = 112, KC_CHW = 256, MC_CHW = 384;
-  static constexpr const char* name_nhwc = "avx512/pwconv_nhwc_7x32";
+  static constexpr const char* name_nhwc = "avx512/pwconv_nhwc_14x32";
   static constexpr const char* name_nhwc_wide = "avx512/pwconv_nhwc_4x96";
   // Paired path by Cout: <= 8, <= 16, <= 24 (pixels x output channels).
   static constexpr const char* name_nhwc_paired[3] = {"avx512/pwconv_nhwc_paired14x8", "avx512/pwconv_nhwc_paired14x16",
