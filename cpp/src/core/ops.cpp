@@ -70,13 +70,31 @@ void check_packed(const PackedWeights::Impl& w, Op op, Layout layout) {
                 isa_name(kernel_table().isa) + "': pack them again");
 }
 
-// Runs `kernel` over the batch. Tasks are (image, output-channel block, row band); the
-// channel block is a multiple of `channel_quantum`.
+// How an image may be cut between threads: channel blocks are multiples of `quantum` and are
+// weighed at `channel_cost` times their share against row bands (plan_work).
+struct SplitRule {
+  int64_t quantum;
+  double channel_cost;
+};
+
+SplitRule split_rule(Op op, const ConvGeometry& g) {
+  // NHWC channel blocks keep vectors whole (16 lanes, the widest); a pointwise or conv channel
+  // split also halves each thread's weights.
+  if (op != Op::Depthwise) return {16, 1.0};
+  const int64_t m = g.multiplier();
+  // NCHW planes are independent: any multiple of the multiplier, and a tie goes to channel
+  // blocks (no halo rows read by two threads).
+  if (g.layout == Layout::NCHW) return {m, 0.999};
+  return {16 * m, 1.0};
+}
+
+// Runs `kernel` over the batch. Tasks are (image, output-channel block, row band).
 void run_batched(const ConvGeometry& g, int64_t batch, KernelFn kernel, const float* x, const float* w,
-                 const float* bias, const Activation& act, float* y, int64_t channel_quantum) {
+                 const float* bias, const Activation& act, float* y, int64_t channel_quantum,
+                 double channel_cost) {
   if (batch == 0 || g.ho == 0 || g.wo == 0) return;
   const int64_t in_size = input_image_size(g), out_size = output_image_size(g);
-  const WorkSplit s = plan_work(g, batch, channel_quantum);
+  const WorkSplit s = plan_work(g, batch, channel_quantum, channel_cost);
   parallel_for(s.tasks(), s.threads, [&](int64_t task) {
     const WorkSplit::Task t = s.task(task);
     WorkRange r{t.oc_begin, t.oc_end, t.oh_begin, t.oh_end};
@@ -95,11 +113,8 @@ void run_op(Op op, const ConvGeometry& g, int64_t batch, const float* x, const P
   const OpKernels& k = op_kernels(kernel_table(), op);
   const KernelChoice choice = k.select(g);
   ScopedCall call;
-  // Channel blocks keep NHWC vectors whole (16 lanes, the widest) and a depthwise channel's
-  // outputs together; NCHW depthwise planes are independent.
-  const int64_t m = op == Op::Depthwise ? g.multiplier() : 1;
-  const int64_t quantum = op == Op::Depthwise && g.layout == Layout::NCHW ? m : 16 * m;
-  run_batched(g, batch, choice.run, x, w.data.get(), bias, act, y, quantum);
+  const SplitRule rule = split_rule(op, g);
+  run_batched(g, batch, choice.run, x, w.data.get(), bias, act, y, rule.quantum, rule.channel_cost);
 }
 
 void run_raw(Op op, const ConvGeometry& g, int64_t batch, const float* x, const float* weight,
