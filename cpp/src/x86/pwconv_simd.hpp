@@ -4,8 +4,10 @@
 //   NHWC: Y[P x Cout] = X[P x Cin] * W^T   vectors over Cout (packed weights), broadcast pixels
 //   NCHW: Y[Cout x P] = W * X[Cin x P]     vectors over pixels (input in place), broadcast weights
 //
-// Three paths, chosen by the geometry (the packing depends only on Cout, Cin and the layout):
+// The paths, chosen by the geometry (the packing depends only on Cout, Cin and the layout):
 //   - NHWC: MR_HWC pixels x one panel (PW channels) per tile;
+//   - NHWC, AVX-512, weights in L2 and Cout over several panels: the wide tile (MR_WIDE
+//     pixels x up to NV_WIDE vectors across panels);
 //   - NCHW: MR_CHW channels x NV_CHW pixel vectors per tile; with few pixels (a 7x7 plane is 3
 //     vectors + 1 lane) the NHWC tile runs down the input's columns and is stored transposed;
 //   - NHWC, Cout <= 24, AVX-512: the paired tile (8 channels x 2 inputs per vector).
@@ -303,10 +305,10 @@ struct Pointwise {
   // ------------------------------------------------------------------ NHWC, wide tiles
   // When the weights fit in L2 and Cout spans more than one panel, a tile is MR_WIDE pixels x
   // up to NV_WIDE vectors across panels (AVX-512: 4 x 96, 24 accumulators): per k, NV_WIDE
-  // weight vectors serve MR_WIDE broadcasts (10 loads per 24 FMAs against 9 per 14 for the
-  // 7x32 tile; 16 per 28 for 14x32), and each pixel's outputs are written in one sequential run. Vector j of a
-  // tile lies in panel j / NV_HWC (lanes past Cout in the last panel are zero weights; the
-  // store masks them off).
+  // weight vectors serve MR_WIDE broadcasts (10 loads per 24 FMAs; the 14x32 tile: 16 per 28),
+  // and each pixel's outputs are written in one sequential run. Vector j of a tile lies in
+  // panel j / NV_HWC (lanes past Cout in the last panel are zero weights; the store masks them
+  // off).
   template <int MR, int NV, bool Masked>
   static void wide_tile(int64_t kc, const float* x, int64_t cin, const float* w, float* y, int64_t cout,
                         const mask* cm, const Epilogue<V>& e) {
