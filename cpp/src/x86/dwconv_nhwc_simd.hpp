@@ -197,6 +197,13 @@ inline void with_width(int64_t n, F&& f) {
   }
 }
 
+// One tile of a row: pixels [ow, ow + n), and the SKIP pattern of its footprint (-1: it reads
+// its columns through the column masks).
+struct TileSpec {
+  int64_t ow;
+  int n, skip;
+};
+
 // MASKED: the block's lanes are not all real channels (b.mask). MULT: depth multiplier > 1.
 template <class I, class S, bool MASKED, bool MULT>
 struct Kernel {
@@ -239,8 +246,19 @@ struct Kernel {
   }
   template <int T>
   static void finish(const Geo& g, const Block<I>& b, const Epilogue<I>& e, Vec (&acc)[T], float* yp) {
+    // Locals, and one branch on the activation: a vector store may alias anything, so members
+    // read between stores would be reloaded (and the branch retested) for every pixel.
+    const int64_t Co = g.Co;
+    const Vec lo = e.lo, hi = e.hi;
+    if (e.hswish) {
+      const Vec three = I::set1(3.0f), sixth = I::set1(1.0f / 6.0f);
 #pragma GCC unroll 32
-    for (int t = 0; t < T; ++t) store_y(yp + t * g.Co, e(acc[t]), b);
+      for (int t = 0; t < T; ++t)
+        store_y(yp + t * Co, I::mul(I::mul(acc[t], I::min(hi, I::max(lo, I::add(acc[t], three)))), sixth), b);
+    } else {
+#pragma GCC unroll 32
+      for (int t = 0; t < T; ++t) store_y(yp + t * Co, I::min(hi, I::max(lo, acc[t])), b);
+    }
   }
 
   // One kernel row of a fixed shape into T accumulators, weights wv[0..KW). Each column of
@@ -398,18 +416,17 @@ struct Kernel {
   }
 
   // One output row of one channel block, fixed shapes with a column-mask table cm (entry q:
-  // input column q - pad_left, empty outside the input). The row is split into the fewest tiles
-  // of at most T pixels, of near-equal widths: no 1-pixel border tile (a single chain of kh*kw
-  // dependent FMAs) and no short remainder. Tiles that touch a border load their columns
-  // through the table; the others load directly.
+  // input column q - pad_left, empty outside the input), along the row's tile plan (the same
+  // for every row, made once per call by plan_tiles). Fixed shapes have dilation 1 and
+  // stride sh == SW, so the valid kernel rows need no division.
   __attribute__((noinline)) static void row_masked(const Geo& g, const Block<I>& b, const Epilogue<I>& e,
-                                                   const float* x, int64_t oh, float* y, const Mask* cm) {
+                                                   const float* x, int64_t oh, float* y, const Mask* cm,
+                                                   const TileSpec* tiles, int64_t ntiles) {
     constexpr int T = S::T, SW = S::SW;
-    const int64_t ih0 = oh * g.sh - g.pt;
-    int64_t i0 = ih0 >= 0 ? 0 : (-ih0 + g.dh - 1) / g.dh;
-    int64_t i1 = ih0 > g.H - 1 ? 0 : std::min(g.kh, (g.H - 1 - ih0) / g.dh + 1);
-    if (i0 >= i1) i0 = i1 = 0;
-    const float* xr = x + (i0 < i1 ? (ih0 + i0 * g.dh) * g.xrow : 0) - g.pl * g.C;
+    const int64_t ih0 = oh * SW - g.pt;
+    int64_t i0 = std::max<int64_t>(0, -ih0), i1 = std::min<int64_t>(KH, g.H - ih0);
+    if (i0 >= i1) i0 = i1 = 0;  // no input at all: the output is the epilogue of the bias
+    const float* xr = x + (i0 < i1 ? (ih0 + i0) * g.xrow : 0) - g.pl * g.C;
     float* yr = y + oh * g.yrow;
     const bool full = i0 == 0 && i1 == KH;
     Vec wv[S::WREG ? KH * KW : 1];
@@ -419,15 +436,13 @@ struct Kernel {
         for (int t = 0; t < KH * KW; ++t) wv[t] = load_w(b.w + t * b.ws, b);
       }
     }
-    const int64_t nt = (g.wo + T - 1) / T, base = g.wo / nt, wide = g.wo % nt;  // `wide` tiles of base+1
-    int64_t ow = 0;
-    for (int64_t k = 0; k < nt; ++k) {
-      const int64_t n = base + (k < wide);
+    for (int64_t k = 0; k < ntiles; ++k) {
+      const int64_t ow = tiles[k].ow;
       const float* xp = xr + ow * SW * g.C;
       float* yp = yr + ow * g.Co;
-      const int skip = skip_of(g, ow, n);
+      const int skip = tiles[k].skip;
       if (skip >= 0) {
-        with_width<T>(n, [&](auto w) {
+        with_width<T>(tiles[k].n, [&](auto w) {
           constexpr int N = decltype(w)::value;
           with_skip(skip, [&](auto k) {
             constexpr int K = decltype(k)::value;
@@ -436,13 +451,12 @@ struct Kernel {
           });
         });
       } else {
-        with_width<T>(n, [&](auto w) {
+        with_width<T>(tiles[k].n, [&](auto w) {
           constexpr int N = decltype(w)::value;
           if (full) tile_full<N, true>(g, b, e, xp, wv, cm + ow * SW, yp);
           else tile<N, true>(g, b, e, xp, i0, i1, cm + ow * SW, yp);
         });
       }
-      ow += n;
     }
   }
 
@@ -583,6 +597,22 @@ void run_blocks(const ConvGeometry& cg, const WorkRange& r, const float* x, cons
       cm = colmask;
     }
   }
+  // The tiles of every row: the fewest of at most T pixels, of near-equal widths (no 1-pixel
+  // border tile, a single chain of kh*kw dependent FMAs, and no short remainder). Tiles that
+  // touch a border read their columns through the mask table; the others load directly.
+  constexpr int64_t kMaxTiles = S::fixed ? (kMaxMaskCols + S::T - 1) / S::T : 1;
+  TileSpec tiles[kMaxTiles];
+  int64_t ntiles = 0;
+  if constexpr (S::fixed) {
+    if (cm) {
+      const int64_t nt = (g.wo + S::T - 1) / S::T, base = g.wo / nt, wide = g.wo % nt;  // `wide` tiles of base+1
+      for (int64_t k = 0, ow = 0; k < nt; ++k) {
+        const int64_t n = base + (k < wide);
+        tiles[ntiles++] = TileSpec{ow, int(n), Kernel<I, S, false, MULT>::skip_of(g, ow, n)};
+        ow += n;
+      }
+    }
+  }
 
   Block<I> blocks[kMaxGroup];
   alignas(64) float wcopy[kMaxGroup][S::fixed ? S::KH * S::KW * V : 1];
@@ -632,8 +662,8 @@ void run_blocks(const ConvGeometry& cg, const WorkRange& r, const float* x, cons
             }
           }
           if (cm) {
-            if (masked_block[k]) Kernel<I, S, true, MULT>::row_masked(g, blocks[k], e, xb, oh, yb, cm);
-            else Kernel<I, S, false, MULT>::row_masked(g, blocks[k], e, xb, oh, yb, cm);
+            if (masked_block[k]) Kernel<I, S, true, MULT>::row_masked(g, blocks[k], e, xb, oh, yb, cm, tiles, ntiles);
+            else Kernel<I, S, false, MULT>::row_masked(g, blocks[k], e, xb, oh, yb, cm, tiles, ntiles);
           } else {
             if (masked_block[k]) Kernel<I, S, true, MULT>::row(g, blocks[k], e, xb, oh, yb, owl, owr);
             else Kernel<I, S, false, MULT>::row(g, blocks[k], e, xb, oh, yb, owl, owr);
