@@ -436,29 +436,37 @@ struct Kernel {
         for (int t = 0; t < KH * KW; ++t) wv[t] = load_w(b.w + t * b.ws, b);
       }
     }
+    const TileFn* fns = full ? kTileFns<true>.f : kTileFns<false>.f;
     for (int64_t k = 0; k < ntiles; ++k) {
       const int64_t ow = tiles[k].ow;
-      const float* xp = xr + ow * SW * g.C;
-      float* yp = yr + ow * g.Co;
-      const int skip = tiles[k].skip;
-      if (skip >= 0) {
-        with_width<T>(tiles[k].n, [&](auto w) {
-          constexpr int N = decltype(w)::value;
-          with_skip(skip, [&](auto k) {
-            constexpr int K = decltype(k)::value;
-            if (full) tile_full<N, false, K>(g, b, e, xp, wv, nullptr, yp);
-            else tile<N, false, K>(g, b, e, xp, i0, i1, nullptr, yp);
-          });
-        });
-      } else {
-        with_width<T>(tiles[k].n, [&](auto w) {
-          constexpr int N = decltype(w)::value;
-          if (full) tile_full<N, true>(g, b, e, xp, wv, cm + ow * SW, yp);
-          else tile<N, true>(g, b, e, xp, i0, i1, cm + ow * SW, yp);
-        });
-      }
+      fns[(tiles[k].n - 1) * 5 + tiles[k].skip + 1](g, b, e, xr + ow * SW * g.C, wv, i0, i1, cm + ow * SW,
+                                                     yr + ow * g.Co);
     }
   }
+
+  // The tiles of row_masked, one function per width N, SKIP pattern K (-1: column masks) and
+  // FULL (all kernel rows inside the input), called through a table: the arguments travel in
+  // registers (a capturing lambda per tile went through a closure on the stack, and its loads
+  // stalled on the stores that built it).
+  using TileFn = void (*)(const Geo&, const Block<I>&, const Epilogue<I>&, const float*, const Vec*, int64_t,
+                          int64_t, const Mask*, float*);
+  template <bool FULL, int N, int K>
+  static void tile_entry(const Geo& g, const Block<I>& b, const Epilogue<I>& e, const float* xp, const Vec* wv,
+                         int64_t i0, int64_t i1, const Mask* cm, float* yp) {
+    constexpr bool EDGE = K < 0;
+    constexpr int SK = EDGE ? 0 : K;
+    if constexpr (FULL) tile_full<N, EDGE, SK>(g, b, e, xp, wv, EDGE ? cm : nullptr, yp);
+    else tile<N, EDGE, SK>(g, b, e, xp, i0, i1, EDGE ? cm : nullptr, yp);
+  }
+  template <bool FULL>
+  struct TileFns {
+    TileFn f[S::T * 5];
+    template <int... Ns>
+    constexpr explicit TileFns(std::integer_sequence<int, Ns...>)
+        : f{&tile_entry<FULL, Ns / 5 + 1, Ns % 5 - 1>...} {}
+  };
+  template <bool FULL>
+  static constexpr TileFns<FULL> kTileFns{std::make_integer_sequence<int, S::T * 5>{}};
 
   // Two output rows oh, oh + 1 of a narrow row (wo <= T / 2, one tile each) whose kernel rows
   // all lie inside the input, interleaved: twice the independent FMA chains of one row (a 7-wide
