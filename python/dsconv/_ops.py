@@ -1,35 +1,13 @@
-"""The ops: a thin layer over dsconv._core that normalises arguments."""
+"""The ops: a thin layer over dsconv._core that normalises the call options. Arrays go to the
+core as they are: it reads float32 ndarrays in place and converts anything else through
+_args.as_float32."""
 
 from __future__ import annotations
 
-from numpy import ndarray as _ndarray
-
 from . import _args
 from . import _core
-from ._core import PackedWeights
 
 _OPS = ("depthwise", "pointwise", "conv2d")
-
-
-# ndarrays go to the core as they are (it checks the dtype and copies a non-contiguous array);
-# anything else is converted here. Small layers take microseconds, so the common case pays for
-# one call and a few type checks.
-def _arrays(x, weight, bias):
-    if type(x) is not _ndarray:
-        x = _args.as_float32(x, "input")
-    if type(weight) is not _ndarray and type(weight) is not PackedWeights:
-        weight = _args.as_float32(weight, "weight")
-    if bias is not None and type(bias) is not _ndarray:
-        bias = _args.as_float32(bias, "bias")
-    return x, weight, bias
-
-
-def _weight(w, name):
-    return w if type(w) is _ndarray or type(w) is PackedWeights else _args.as_float32(w, name)
-
-
-def _bias(b, name):
-    return b if b is None or type(b) is _ndarray else _args.as_float32(b, name)
 
 
 # Parsed call options by their plain-int/str spelling: small layers run in a few microseconds,
@@ -56,30 +34,24 @@ def _params(stride, padding, dilation, groups, activation, layout):
 def depthwise_conv2d(x, weight, bias=None, *, stride=1, padding=0, dilation=1, activation=None,
                      layout="NCHW", out=None):
     """Depthwise convolution. weight: (C*m, 1, kH, kW); output channel c*m + j reads channel c."""
-    x, weight, bias = _arrays(x, weight, bias)
     return _core.depthwise_conv2d(x, weight, bias, out, _params(stride, padding, dilation, 1, activation, layout))
 
 
 def pointwise_conv2d(x, weight, bias=None, *, activation=None, layout="NCHW", out=None):
     """1x1 convolution. weight: (Cout, Cin) or (Cout, Cin, 1, 1)."""
-    x, weight, bias = _arrays(x, weight, bias)
     return _core.pointwise_conv2d(x, weight, bias, out, _params(1, 0, 1, 1, activation, layout))
 
 
 def conv2d(x, weight, bias=None, *, stride=1, padding=0, dilation=1, groups=1, activation=None,
            layout="NCHW", out=None):
     """Direct standard convolution. weight: (Cout, Cin/groups, kH, kW)."""
-    x, weight, bias = _arrays(x, weight, bias)
     return _core.conv2d(x, weight, bias, out, _params(stride, padding, dilation, groups, activation, layout))
 
 
 def separable_conv2d(x, dw_weight, pw_weight, dw_bias=None, pw_bias=None, *, stride=1, padding=0, dilation=1,
                      dw_activation=None, activation=None, layout="NCHW", out=None):
     """Depthwise (stride, padding, dilation, dw_activation) then pointwise (activation)."""
-    if type(x) is not _ndarray:
-        x = _args.as_float32(x, "input")
-    return _core.separable_conv2d(x, _weight(dw_weight, "dw_weight"), _weight(pw_weight, "pw_weight"),
-                                  _bias(dw_bias, "dw_bias"), _bias(pw_bias, "pw_bias"), out,
+    return _core.separable_conv2d(x, dw_weight, pw_weight, dw_bias, pw_bias, out,
                                   _params(stride, padding, dilation, 1, dw_activation, layout),
                                   _params(1, 0, 1, 1, activation, layout))
 
@@ -89,7 +61,7 @@ def pack_weights(weight, op, *, layout="NCHW"):
     'conv2d'); the result is accepted wherever that op takes `weight`."""
     if op not in _OPS:
         raise ValueError(f"op must be one of {_OPS}, got {op!r}")
-    return _core.pack_weights(_args.as_float32(weight, "weight"), op, _args.layout(layout))
+    return _core.pack_weights(weight, op, _args.layout(layout))
 
 
 def kernel_name(op, in_shape, weight_shape, *, stride=1, padding=0, dilation=1, groups=1, layout="NCHW"):

@@ -55,8 +55,9 @@ ConvParams make_params(Pair stride, Pad4 padding, bool same, Pair dilation, int6
 }
 
 // An input as the kernels read it: a float32 ndarray, copied only when not C-contiguous. Other
-// dtypes raise TypeError rather than being cast silently. (The Python layer passes ndarrays
-// straight through and converts anything else: a call on a small layer takes microseconds.)
+// dtypes raise TypeError rather than being cast silently. Anything that is not an ndarray
+// (nested lists, tensors, buffers) goes through dsconv._args.as_float32 first: ndarrays, the
+// common case, pay no Python-level call (a small layer takes microseconds).
 py::array_t<float> float_array(const py::object& obj, const char* name) {
   if (py::array_t<float>::check_(obj)) {
     auto a = py::reinterpret_borrow<py::array_t<float>>(obj);
@@ -65,7 +66,8 @@ py::array_t<float> float_array(const py::object& obj, const char* name) {
     if (!copy) throw py::error_already_set();
     return py::reinterpret_steal<py::array_t<float>>(copy.release());
   }
-  if (!py::isinstance<py::array>(obj)) throw py::type_error(std::string(name) + " must be a numpy array");
+  if (!py::isinstance<py::array>(obj))
+    return float_array(py::module_::import("dsconv._args").attr("as_float32")(obj, name), name);
   throw py::type_error(std::string(name) + " must be float32, got dtype " +
                        std::string(py::str(py::reinterpret_borrow<py::array>(obj).dtype())));
 }
