@@ -320,15 +320,15 @@ struct Kernel {
   }
 
   // The same with every kernel row inside the input, rows unrolled; wv: all KH*KW weight
-  // vectors when S::WREG.
-  template <int T, bool EDGE = false, int SKIP = 0>
+  // vectors when WV (else each kernel row loads its weights from the block's copy).
+  template <int T, bool EDGE = false, int SKIP = 0, bool WV = S::WREG>
   static void tile_full(const Geo& g, const Block<I>& b, const Epilogue<I>& e, const float* xr, const Vec* wv,
                         const Mask* cm, float* yp) {
     Vec acc[T];
     start<T>(b, acc);
 #pragma GCC unroll 8
     for (int i = 0; i < KH; ++i) {
-      if constexpr (S::WREG) row_fixed<T, EDGE, SKIP>(g, b, xr + i * g.rstep, wv + i * KW, cm, acc);
+      if constexpr (WV) row_fixed<T, EDGE, SKIP>(g, b, xr + i * g.rstep, wv + i * KW, cm, acc);
       else row_any<T, EDGE, SKIP>(g, b, xr + i * g.rstep, b.w + i * KW * b.ws, cm, acc);
     }
     finish<T>(g, b, e, acc, yp);
@@ -429,17 +429,10 @@ struct Kernel {
     const float* xr = x + (i0 < i1 ? (ih0 + i0) * g.xrow : 0) - g.pl * g.C;
     float* yr = y + oh * g.yrow;
     const bool full = i0 == 0 && i1 == KH;
-    Vec wv[S::WREG ? KH * KW : 1];
-    if constexpr (S::WREG) {
-      if (full) {
-#pragma GCC unroll 64
-        for (int t = 0; t < KH * KW; ++t) wv[t] = load_w(b.w + t * b.ws, b);
-      }
-    }
     const TileFn* fns = full ? kTileFns<true>.f : kTileFns<false>.f;
     for (int64_t k = 0; k < ntiles; ++k) {
       const int64_t ow = tiles[k].ow;
-      fns[(tiles[k].n - 1) * 5 + tiles[k].skip + 1](g, b, e, xr + ow * SW * g.C, wv, i0, i1, cm + ow * SW,
+      fns[(tiles[k].n - 1) * 5 + tiles[k].skip + 1](g, b, e, xr + ow * SW * g.C, i0, i1, cm + ow * SW,
                                                      yr + ow * g.Co);
     }
   }
@@ -447,15 +440,16 @@ struct Kernel {
   // The tiles of row_masked, one function per width N, SKIP pattern K (-1: column masks) and
   // FULL (all kernel rows inside the input), called through a table: the arguments travel in
   // registers (a capturing lambda per tile went through a closure on the stack, and its loads
-  // stalled on the stores that built it).
-  using TileFn = void (*)(const Geo&, const Block<I>&, const Epilogue<I>&, const float*, const Vec*, int64_t,
-                          int64_t, const Mask*, float*);
+  // stalled on the stores that built it). Each kernel row loads its weights from the block's
+  // L1 copy (measured faster than passing all KH*KW weight vectors through the stack).
+  using TileFn = void (*)(const Geo&, const Block<I>&, const Epilogue<I>&, const float*, int64_t, int64_t,
+                          const Mask*, float*);
   template <bool FULL, int N, int K>
-  static void tile_entry(const Geo& g, const Block<I>& b, const Epilogue<I>& e, const float* xp, const Vec* wv,
-                         int64_t i0, int64_t i1, const Mask* cm, float* yp) {
+  static void tile_entry(const Geo& g, const Block<I>& b, const Epilogue<I>& e, const float* xp, int64_t i0,
+                         int64_t i1, const Mask* cm, float* yp) {
     constexpr bool EDGE = K < 0;
     constexpr int SK = EDGE ? 0 : K;
-    if constexpr (FULL) tile_full<N, EDGE, SK>(g, b, e, xp, wv, EDGE ? cm : nullptr, yp);
+    if constexpr (FULL) tile_full<N, EDGE, SK, false>(g, b, e, xp, nullptr, EDGE ? cm : nullptr, yp);
     else tile<N, EDGE, SK>(g, b, e, xp, i0, i1, EDGE ? cm : nullptr, yp);
   }
   template <bool FULL>
