@@ -19,7 +19,7 @@ using test::Case;
 TEST(DwconvNhwcX86, ShapedKernelsEveryWidthAndHeight) {
   std::mt19937 rng(7);
   int n = 0;
-  for (int64_t k : {3, 5})
+  for (int64_t k : {3, 5, 7})
     for (int64_t s : {1, 2})
       for (int64_t w = 1; w <= 19; ++w)
         for (int64_t h = 1; h <= 9; ++h) {
@@ -30,6 +30,23 @@ TEST(DwconvNhwcX86, ShapedKernelsEveryWidthAndHeight) {
           test::expect_all_isas_match_reference(c, uint32_t(n));
           ++n;
         }
+}
+
+// The 7x7 stride-1 kernel over every width 1..35 (two 16-pixel AVX-512 tiles + 3) and height
+// 1..9: padding 3 all round or 0..7 per side, channel tails, every activation.
+TEST(DwconvNhwcX86, Shaped7x7EveryWidth) {
+  std::mt19937 rng(17);
+  int n = 0;
+  for (int64_t w = 1; w <= 35; ++w)
+    for (int64_t h = 1; h <= 9; ++h) {
+      Case c;
+      const int64_t ch = n % 3 == 0 ? 16 : n % 37 + 1;
+      const Padding pad = n % 2 == 0 ? Padding::symmetric(3, 3) : test::random_padding(rng, 7, 7);
+      if (!test::make_depthwise_case(c, Layout::NHWC, ch, 1, h, w, 7, 7, 1, 1, 1, 1, pad, n, n % 2 == 0)) continue;
+      test::expect_all_isas_match_reference(c, uint32_t(7000 + n));
+      ++n;
+    }
+  EXPECT_GT(n, 100);
 }
 
 // Narrow tall maps (the 3x3 AVX-512 kernel computes rows of at most 8 pixels two at a time):
@@ -52,7 +69,7 @@ TEST(DwconvNhwcX86, NarrowTallMaps) {
 // Every channel count 1..49 (1..3 full vectors + tails on AVX2 and AVX-512) on each shape.
 TEST(DwconvNhwcX86, EveryChannelCount) {
   int n = 0;
-  for (int64_t k : {3, 5})
+  for (int64_t k : {3, 5, 7})
     for (int64_t s : {1, 2})
       for (int64_t ch = 1; ch <= 49; ++ch) {
         Case c;
@@ -189,7 +206,7 @@ TEST(DwconvNhwcX86, ChoosesTheShapedKernels) {
   };
   const Want wants[] = {{32, 112, 3, 1, 1, "dwconv_3x3s1_nhwc"}, {96, 112, 3, 2, 1, "dwconv_3x3s2_nhwc"},
                         {960, 7, 3, 1, 1, "dwconv_3x3s1_nhwc"},  {120, 28, 5, 1, 1, "dwconv_5x5s1_nhwc"},
-                        {72, 56, 5, 2, 1, "dwconv_5x5s2_nhwc"},  {96, 56, 7, 1, 1, "dwconv_generic_nhwc"},
+                        {72, 56, 5, 2, 1, "dwconv_5x5s2_nhwc"},  {96, 56, 7, 1, 1, "dwconv_7x7s1_nhwc"}, {96, 56, 7, 2, 1, "dwconv_generic_nhwc"},
                         {16, 9, 3, 3, 1, "dwconv_generic_nhwc"}, {16, 9, 3, 1, 2, "dwconv_generic_nhwc"}};
   for (const std::string& isa : test::isas()) {
     if (isa == "scalar") continue;

@@ -44,11 +44,13 @@ DSCONV_DWNHWC_KERNEL(avx2_3x3s1);
 DSCONV_DWNHWC_KERNEL(avx2_3x3s2);
 DSCONV_DWNHWC_KERNEL(avx2_5x5s1);
 DSCONV_DWNHWC_KERNEL(avx2_5x5s2);
+DSCONV_DWNHWC_KERNEL(avx2_7x7s1);
 DSCONV_DWNHWC_KERNEL(avx2_generic);
 DSCONV_DWNHWC_KERNEL(avx512_3x3s1);
 DSCONV_DWNHWC_KERNEL(avx512_3x3s2);
 DSCONV_DWNHWC_KERNEL(avx512_5x5s1);
 DSCONV_DWNHWC_KERNEL(avx512_5x5s2);
+DSCONV_DWNHWC_KERNEL(avx512_7x7s1);
 DSCONV_DWNHWC_KERNEL(avx512_generic);
 
 // ------------------------------------------------------------------ packing (any V)
@@ -422,7 +424,7 @@ struct Kernel {
   __attribute__((noinline)) static void row_masked(const Geo& g, const Block<I>& b, const Epilogue<I>& e,
                                                    const float* x, int64_t oh, float* y, const Mask* cm,
                                                    const TileSpec* tiles, int64_t ntiles) {
-    constexpr int T = S::T, SW = S::SW;
+    constexpr int SW = S::SW;
     const int64_t ih0 = oh * SW - g.pt;
     int64_t i0 = std::max<int64_t>(0, -ih0), i1 = std::min<int64_t>(KH, g.H - ih0);
     if (i0 >= i1) i0 = i1 = 0;  // no input at all: the output is the epilogue of the bias

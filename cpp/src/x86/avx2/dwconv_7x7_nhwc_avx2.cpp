@@ -1,0 +1,11 @@
+// dwconv NHWC on AVX2+FMA, 7x7 kernels at stride 1 (ConvNeXt-style blocks): kernel width,
+// stride and dilation fixed at compile time, so each loaded input column feeds up to seven
+// FMAs (the generic path loads a column once per tap). 6 accumulators + 7 weights + 1 column
+// fit the 16 registers.
+#include "x86/dwconv_nhwc_simd.hpp"
+
+namespace dsconv::detail::dwnhwc {
+
+DSCONV_DWNHWC_KERNEL(avx2_7x7s1) { run<Avx2, Shape<7, 7, 1, 1, 6, false>>(g, r, x, w, bias, act, y); }
+
+}  // namespace dsconv::detail::dwnhwc
