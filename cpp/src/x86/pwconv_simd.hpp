@@ -168,10 +168,11 @@ struct Pointwise {
       float* panel = out + q * PW * cin;
       const int64_t n = std::min<int64_t>(PW, d.cout - q * PW);
       // Blocks of 8 channels x 8 inputs are transposed in registers (raw-weight calls pack on
-      // every call); the ragged edges go element by element.
+      // every call), input blocks outermost so that each panel row is written whole at once;
+      // the ragged edges go element by element.
       const int64_t n8 = n / 8 * 8, k8 = cin / 8 * 8;
-      for (int64_t l0 = 0; l0 < n8; l0 += 8)
-        for (int64_t k0 = 0; k0 < k8; k0 += 8) transpose8x8(w + (q * PW + l0) * cin + k0, cin, panel + k0 * PW + l0, PW);
+      for (int64_t k0 = 0; k0 < k8; k0 += 8)
+        for (int64_t l0 = 0; l0 < n8; l0 += 8) transpose8x8(w + (q * PW + l0) * cin + k0, cin, panel + k0 * PW + l0, PW);
       for (int64_t k = 0; k < cin; ++k)
         for (int64_t lane = (k < k8 ? n8 : 0); lane < PW; ++lane)
           panel[k * PW + lane] = lane < n ? w[(q * PW + lane) * cin + k] : 0.0f;
