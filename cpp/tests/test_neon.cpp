@@ -41,16 +41,6 @@ struct Sampler {
   bool take() { return keep == 1 || rng() % keep == 0; }
 };
 
-Activation activation(int i) {
-  switch (i % 5) {
-    case 0: return Activation::none();
-    case 1: return Activation::relu();
-    case 2: return Activation::relu6();
-    case 3: return Activation::hardswish();
-    default: return Activation::clamp(-0.25f, 0.5f);
-  }
-}
-
 Case depthwise(Layout layout, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw, int64_t s, int64_t d,
                Padding pad, int64_t m, int act, bool bias) {
   Case k;
@@ -60,7 +50,7 @@ Case depthwise(Layout layout, int64_t c, int64_t h, int64_t w, int64_t kh, int64
   k.p.stride_h = k.p.stride_w = s;
   k.p.dilation_h = k.p.dilation_w = d;
   k.p.padding = pad;
-  k.p.activation = activation(act);
+  k.p.activation = test::activation_of(act);
   k.p.layout = layout;
   k.bias = bias;
   return k;
@@ -178,7 +168,7 @@ TEST(Neon, Pointwise) {
           c.op = Op::Pointwise;
           c.in = {1 + i % 2, cin, hw.first, hw.second};
           c.weight_shape = i % 3 ? std::vector<int64_t>{cout, cin, 1, 1} : std::vector<int64_t>{cout, cin};
-          c.p.activation = activation(i);
+          c.p.activation = test::activation_of(i);
           c.p.layout = layout;
           c.bias = i % 4 != 0;
           expect_all_isas_match_reference(c, uint32_t(i));
@@ -206,7 +196,7 @@ TEST(Neon, Conv2d) {
     c.p.stride_w = pick(1, 3);
     c.p.dilation_h = c.p.dilation_w = d;
     c.p.padding = pad;
-    c.p.activation = activation(i);
+    c.p.activation = test::activation_of(i);
     c.p.layout = i % 2 ? Layout::NHWC : Layout::NCHW;
     c.bias = i % 3 != 0;
     expect_all_isas_match_reference(c, uint32_t(i));
@@ -308,7 +298,7 @@ TEST(Neon, NanStaysInItsReceptiveField) {
           const TensorShape in{1, 5, 8, 11};
           ConvParams p;
           p.layout = layout;
-          p.activation = activation(act);
+          p.activation = test::activation_of(act);
           std::vector<int64_t> ws;
           if (op == Op::Pointwise) ws = {6, 5};
           else {
@@ -360,7 +350,7 @@ TEST(Neon, RandomShapesEveryOpThreaded) {
     Case c;
     c.op = op;
     c.p.layout = i % 2 ? Layout::NHWC : Layout::NCHW;
-    c.p.activation = activation(i);
+    c.p.activation = test::activation_of(i);
     c.bias = i % 4 != 1;
     if (op == Op::Pointwise) {
       c.in = {pick(1, 3), pick(1, 70), h, w};

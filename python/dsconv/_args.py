@@ -12,26 +12,21 @@ _NO_ACTIVATION = ("none", 0.0, 0.0)
 
 
 def as_float32(a, name):
-    """An array the kernels can read in place: float32, C-contiguous.
+    """Something that is not an ndarray, as an ndarray for the core (which reads float32
+    ndarrays in place, checks the dtype and copies non-contiguous ones).
 
-    Anything with a dtype (ndarray, torch tensor, buffer) must already be float32: other
-    dtypes raise TypeError rather than being cast silently. Plain nested sequences of numbers
-    are converted."""
-    if type(a) is np.ndarray and a.dtype == np.float32 and a.flags.c_contiguous:
-        return a  # the common case, kept cheap: small layers take a few microseconds
+    Plain nested sequences of numbers are converted to float32. Anything with a dtype (torch
+    tensor, buffer) keeps it, so a dtype other than float32 raises TypeError in the core rather
+    than being cast silently."""
     if isinstance(a, (list, tuple)):
         try:
-            arr = np.asarray(a, dtype=np.float32)
+            return np.asarray(a, dtype=np.float32)
         except (TypeError, ValueError) as e:
             raise TypeError(f"{name} must be a float32 array or a nested sequence of numbers: {e}") from None
-        return np.ascontiguousarray(arr)
     if not (hasattr(a, "dtype") or hasattr(a, "__array__") or hasattr(a, "__array_interface__")
             or isinstance(a, (memoryview, bytes, bytearray))):
         raise TypeError(f"{name} must be an array-like of float32, got {type(a).__name__}")
-    arr = np.asarray(a)
-    if arr.dtype != np.float32:
-        raise TypeError(f"{name} must be float32, got dtype {arr.dtype}")
-    return np.ascontiguousarray(arr)
+    return np.asarray(a)
 
 
 def _int(v, what):

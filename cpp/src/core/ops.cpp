@@ -70,31 +70,31 @@ void check_packed(const PackedWeights::Impl& w, Op op, Layout layout) {
                 isa_name(kernel_table().isa) + "': pack them again");
 }
 
-// How an image may be cut between threads: channel blocks are multiples of `quantum` and are
-// weighed at `channel_cost` times their share against row bands (plan_work).
+// How an image may be cut between threads (plan_work): channel blocks are multiples of
+// `quantum`, and on a tie with row bands channel blocks win when `channels_on_tie`.
 struct SplitRule {
   int64_t quantum;
-  double channel_cost;
+  bool channels_on_tie;
 };
 
 SplitRule split_rule(Op op, const ConvGeometry& g) {
   // NHWC channel blocks keep vectors whole (16 lanes, the widest); a pointwise or conv channel
   // split also halves each thread's weights.
-  if (op != Op::Depthwise) return {16, 1.0};
+  if (op != Op::Depthwise) return {16, false};
   const int64_t m = g.multiplier();
   // NCHW planes are independent: any multiple of the multiplier, and a tie goes to channel
   // blocks (no halo rows read by two threads).
-  if (g.layout == Layout::NCHW) return {m, 0.999};
-  return {16 * m, 1.0};
+  if (g.layout == Layout::NCHW) return {m, true};
+  return {16 * m, false};
 }
 
 // Runs `kernel` over the batch. Tasks are (image, output-channel block, row band).
 void run_batched(const ConvGeometry& g, int64_t batch, KernelFn kernel, const float* x, const float* w,
                  const float* bias, const Activation& act, float* y, int64_t channel_quantum,
-                 double channel_cost) {
+                 bool channels_on_tie) {
   if (batch == 0 || g.ho == 0 || g.wo == 0) return;
   const int64_t in_size = input_image_size(g), out_size = output_image_size(g);
-  const WorkSplit s = plan_work(g, batch, channel_quantum, channel_cost);
+  const WorkSplit s = plan_work(g, batch, channel_quantum, channels_on_tie);
   parallel_for(s.tasks(), s.threads, [&](int64_t task) {
     const WorkSplit::Task t = s.task(task);
     WorkRange r{t.oc_begin, t.oc_end, t.oh_begin, t.oh_end};
@@ -114,7 +114,7 @@ void run_op(Op op, const ConvGeometry& g, int64_t batch, const float* x, const P
   const KernelChoice choice = k.select(g);
   ScopedCall call;
   const SplitRule rule = split_rule(op, g);
-  run_batched(g, batch, choice.run, x, w.data.get(), bias, act, y, rule.quantum, rule.channel_cost);
+  run_batched(g, batch, choice.run, x, w.data.get(), bias, act, y, rule.quantum, rule.channels_on_tie);
 }
 
 void run_raw(Op op, const ConvGeometry& g, int64_t batch, const float* x, const float* weight,

@@ -82,7 +82,7 @@ WorkSplit::Task WorkSplit::task(int64_t i) const {
   return t;
 }
 
-WorkSplit plan_work(const ConvGeometry& g, int64_t batch, int64_t channel_quantum, double channel_cost) {
+WorkSplit plan_work(const ConvGeometry& g, int64_t batch, int64_t channel_quantum, bool channels_on_tie) {
   WorkSplit s;
   s.batch = batch;
   s.channels = g.cout, s.channel_block = g.cout;
@@ -96,15 +96,14 @@ WorkSplit plan_work(const ConvGeometry& g, int64_t batch, int64_t channel_quantu
   if (threads <= 1 || batch >= threads) return s;
   // Fewer images than threads: cut each image into row bands (they share no output) or into
   // channel blocks, whichever gives the busiest thread the least work (7 rows in 2 bands
-  // leave one thread 4/7 of the work; 320 channels split evenly), the channel blocks' share
-  // weighed by `channel_cost`.
+  // leave one thread 4/7 of the work; 320 channels split evenly).
   const int64_t parts = ceil_div(threads, batch);
   const int64_t row_band = ceil_div(g.ho, parts);
   const int64_t channel_block =
       std::max(channel_quantum, ceil_div(ceil_div(g.cout, parts), channel_quantum) * channel_quantum);
   const double row_share = double(row_band) / double(g.ho);
   const double channel_share = double(std::min(channel_block, g.cout)) / double(g.cout);
-  if (row_share <= channel_share * channel_cost) {
+  if (channels_on_tie ? row_share < channel_share : row_share <= channel_share) {
     s.row_band = row_band;
     s.row_bands = ceil_div(g.ho, row_band);
   } else {

@@ -30,9 +30,10 @@ struct WorkSplit {
 // Splits a call over the threads this call may use: all of get_num_threads() when it runs
 // alone, fewer when other calls run at the same time (the GIL is released, so Python threads
 // can call concurrently), one when the layer is too small to pay for the fork/join. Channel
-// blocks are multiples of `channel_quantum`; `channel_cost` weighs a channel split against a
-// row split of the same share (above 1: channel blocks cost more than their share).
-WorkSplit plan_work(const ConvGeometry& g, int64_t batch, int64_t channel_quantum, double channel_cost = 1.0);
+// blocks are multiples of `channel_quantum`; an image goes to whichever of row bands and
+// channel blocks leaves the busiest thread the least, channel blocks on a tie when
+// `channels_on_tie`.
+WorkSplit plan_work(const ConvGeometry& g, int64_t batch, int64_t channel_quantum, bool channels_on_tie);
 
 void parallel_for(int64_t n, int threads, const std::function<void(int64_t)>& body);
 

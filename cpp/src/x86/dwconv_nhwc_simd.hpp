@@ -181,12 +181,11 @@ struct Epilogue {
     lo = I::set1(l), hi = I::set1(h);
     hswish = a.kind == ActivationKind::HardSwish;
   }
-  Vec operator()(Vec v) const {
-    if (hswish) {
-      const Vec t = I::min(hi, I::max(lo, I::add(v, I::set1(3.0f))));
-      return I::mul(I::mul(v, t), I::set1(1.0f / 6.0f));
-    }
-    return I::min(hi, I::max(lo, v));
+  // The clamp, and HardSwish with the bounds 0..6 and its constants passed in: callers keep
+  // all of them in registers across a tile's stores.
+  static Vec clamp(Vec v, Vec lo, Vec hi) { return I::min(hi, I::max(lo, v)); }
+  static Vec hard_swish(Vec v, Vec lo, Vec hi, Vec three, Vec sixth) {
+    return I::mul(I::mul(v, clamp(I::add(v, three), lo, hi)), sixth);
   }
 };
 
@@ -255,11 +254,10 @@ struct Kernel {
     if (e.hswish) {
       const Vec three = I::set1(3.0f), sixth = I::set1(1.0f / 6.0f);
 #pragma GCC unroll 32
-      for (int t = 0; t < T; ++t)
-        store_y(yp + t * Co, I::mul(I::mul(acc[t], I::min(hi, I::max(lo, I::add(acc[t], three)))), sixth), b);
+      for (int t = 0; t < T; ++t) store_y(yp + t * Co, Epilogue<I>::hard_swish(acc[t], lo, hi, three, sixth), b);
     } else {
 #pragma GCC unroll 32
-      for (int t = 0; t < T; ++t) store_y(yp + t * Co, I::min(hi, I::max(lo, acc[t])), b);
+      for (int t = 0; t < T; ++t) store_y(yp + t * Co, Epilogue<I>::clamp(acc[t], lo, hi), b);
     }
   }
 
@@ -407,19 +405,10 @@ struct Kernel {
     if (c0 + l < 0 || c1 - r > g.W - 1) return -1;
     return int(l) | int(r) << 1;
   }
-  template <class F>
-  static void with_skip(int k, F&& f) {
-    switch (k) {
-      case 0: return f(std::integral_constant<int, 0>{});
-      case 1: return f(std::integral_constant<int, 1>{});
-      case 2: return f(std::integral_constant<int, 2>{});
-      default: return f(std::integral_constant<int, 3>{});
-    }
-  }
 
   // One output row of one channel block, fixed shapes with a column-mask table cm (entry q:
   // input column q - pad_left, empty outside the input), along the row's tile plan (the same
-  // for every row, made once per call by plan_tiles). Fixed shapes have dilation 1 and
+  // for every row, made once per call by run_blocks). Fixed shapes have dilation 1 and
   // stride sh == SW, so the valid kernel rows need no division.
   __attribute__((noinline)) static void row_masked(const Geo& g, const Block<I>& b, const Epilogue<I>& e,
                                                    const float* x, int64_t oh, float* y, const Mask* cm,

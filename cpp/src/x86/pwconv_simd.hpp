@@ -38,6 +38,9 @@ namespace {
 using gemm::Epilogue;
 
 inline int64_t div_up(int64_t a, int64_t b) { return (a + b - 1) / b; }
+// Part i of n split into `parts` near-equal parts (the first n % parts one larger): 49 pixels in
+// 4 tiles are 13, 12, 12, 12, never a short last tile after full ones.
+inline int64_t near_equal_part(int64_t n, int64_t parts, int64_t i) { return n / parts + (i < n % parts ? 1 : 0); }
 
 // ---------------------------------------------------------------------- few output channels
 // NHWC with Cout <= 24 on AVX-512: vectors over 32-wide panels would leave lanes idle (24 of
@@ -381,10 +384,9 @@ struct Pointwise {
         }
         e.col_bias = bias ? bias + v * L : nullptr;
         const float* w = wp + v / NV_HWC * PW * cin + v % NV_HWC * L;
-        // Near-equal pixel tiles: 49 -> 4 x 9 + 3 x 4... never a 1-pixel tile after full ones.
         const int64_t n = pe - pb, tiles = div_up(n, Cfg::MR_WIDE);
         for (int64_t i = 0, p = pb; i < tiles; ++i) {
-          const int64_t mr = n / tiles + (i < n % tiles ? 1 : 0);
+          const int64_t mr = near_equal_part(n, tiles, i);
           wide_fn(mr, nv, masked)(cin, x + p * cin, cin, w, y + p * cout + v * L, cout, cm, e);
           p += mr;
         }
@@ -411,7 +413,7 @@ struct Pointwise {
         const float* w = wp + q * PW * cin + kb * PW + t.shift;
         const int64_t n = pe - p, tiles = div_up(n, MR_HWC);
         for (int64_t i = 0; i < tiles; ++i) {
-          const int64_t mr = n / tiles + (i < n % tiles ? 1 : 0);
+          const int64_t mr = near_equal_part(n, tiles, i);
           hwc_fn(mr, t.nv, t.masked)(kc, x + p * cin + kb, cin, w, y + p * cout + c0, cout, t.cm, first, e, panels);
           p += mr;
         }
