@@ -1,9 +1,10 @@
 // Pointwise (1x1) kernels on every ISA against the reference: channel and pixel counts at
 // 1, tile-1, tile, tile+1 and large for the AVX2 (6x16 NHWC, 6x16 NCHW) and AVX-512 (14x32
 // and 4x96 NHWC, 8x48 NCHW) tiles and the NCHW few-pixel path, both layouts, every activation,
-// bias and no bias, raw and packed, thread splits, work ranges called on the kernels directly,
-// NaN containment; the NHWC paired path for Cout <= 24.
+// bias and no bias, raw and packed (the same bits, any thread count), thread splits, work ranges
+// called on the kernels directly, NaN containment; the NHWC paired path for Cout <= 24.
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "reference/reference.hpp"
@@ -145,8 +146,10 @@ TEST(PointwiseX86, ThreadSplits) {
 #if defined(__x86_64__) || defined(__i386__)
 // Each kernel called directly on a work range: channel ranges that start and end anywhere in a
 // panel (e.g. in its second half, as the 2-thread split of 160 channels at 80 does) and row
-// bands; the outputs inside the range match the reference, nothing outside is written. (The
-// x86 tables exist only in x86 builds; the ARM builds run the rest of this file on NEON.)
+// bands; the outputs inside the range match the reference, nothing outside is written. The
+// raw-weight kernel (packing its range's panels itself, in chunks when Cin is large) writes the
+// same bits as the packed one. (The x86 tables exist only in x86 builds; the ARM builds run the
+// rest of this file on NEON.)
 TEST(PointwiseX86, KernelWorkRanges) {
   using namespace dsconv::detail;
   struct IsaKernels {
@@ -161,8 +164,8 @@ TEST(PointwiseX86, KernelWorkRanges) {
   for (const IsaKernels& k : table) {
     if (std::find(have.begin(), have.end(), k.isa) == have.end()) continue;
     for (Layout layout : kLayouts)
-      for (int64_t hw : {3, 7, 20}) {
-        const int64_t cin = 19, cout = 97, h = hw, w = 5;
+      for (const auto& [cin, hw] : {std::pair<int64_t, int64_t>{19, 3}, {19, 7}, {19, 20}, {1100, 3}, {700, 7}}) {
+        const int64_t cout = 97, h = hw, w = 5;
         ConvGeometry g;
         g.layout = layout;
         g.cin = cin, g.h = h, g.w = w, g.cout = cout, g.ho = h, g.wo = w;
@@ -174,14 +177,20 @@ TEST(PointwiseX86, KernelWorkRanges) {
         std::vector<float> packed(lk.packed_size(d, layout) + 16);
         float* wp = packed.data() + (16 - (reinterpret_cast<uintptr_t>(packed.data()) / sizeof(float)) % 16) % 16;
         lk.pack(d, layout, wt.data(), wp);
-        const KernelChoice kc = lk.select(g);
+        const KernelChoice kc = lk.select(g), raw = lk.select_raw(g);
+        ASSERT_NE(raw.run, nullptr);
+        ASSERT_STREQ(raw.name, kc.name);
         const int64_t bounds[][2] = {{0, 97}, {8, 20}, {16, 32}, {17, 40}, {40, 48}, {48, 64}, {80, 97}, {90, 91}};
         for (const auto& b : bounds)
           for (const auto& rows : {std::pair<int64_t, int64_t>{0, h}, {1, h - 1}}) {
             const WorkRange r{b[0], b[1], rows.first, rows.second};
             const Activation act = Activation::relu6();
             std::vector<float> y(size_t(cout * h * w), sentinel), ref(size_t(cout * h * w), sentinel);
+            std::vector<float> yr(size_t(cout * h * w), sentinel);
             kc.run(g, r, x.data(), wp, bias.data(), act, y.data());
+            raw.run(g, r, x.data(), wt.data(), bias.data(), act, yr.data());
+            ASSERT_EQ(std::memcmp(y.data(), yr.data(), y.size() * sizeof(float)), 0)
+                << kc.name << " raw weights, range " << b[0] << ".." << b[1] << " cin " << cin;
             reference::pwconv(g, r, x.data(), wt.data(), bias.data(), act, ref.data());
             for (int64_t o = 0; o < cout; ++o)
               for (int64_t p = 0; p < h * w; ++p) {
@@ -197,6 +206,51 @@ TEST(PointwiseX86, KernelWorkRanges) {
   }
 }
 #endif
+
+// A call with raw weights gives the same bits as one with packed weights, for any thread count
+// (threads split channels, mid-panel too, or rows; raw calls pack their own range's panels):
+// every path (panel, wide, paired NHWC; pixel-vector and few-pixel NCHW), reductions packed in
+// one or several chunks, with and without bias.
+TEST(PointwiseX86, RawWeightsSameBitsAsPacked) {
+  struct Shape {
+    int64_t n, cin, cout, h, w;
+  };
+  const Shape shapes[] = {{1, 600, 160, 7, 7}, {1, 1100, 97, 3, 5}, {1, 960, 320, 2, 7}, {1, 64, 128, 9, 9},
+                          {1, 144, 24, 6, 7},  {1, 32, 16, 20, 20}, {2, 300, 96, 7, 7},  {1, 19, 33, 1, 1},
+                          {1, 577, 65, 5, 3}};
+  const int saved = get_num_threads();
+  int i = 0;
+  for (const std::string& isa : test::isas()) {
+    select_isa(isa);
+    for (const Shape& s : shapes)
+      for (Layout layout : kLayouts) {
+        ++i;
+        const std::vector<float> x = test::random_floats(size_t(s.n * s.cin * s.h * s.w), 11);
+        const std::vector<float> w = test::random_floats(size_t(s.cout * s.cin), 12);
+        const std::vector<float> b = test::random_floats(size_t(s.cout), 13);
+        const float* bias = i % 2 ? b.data() : nullptr;
+        const Activation act = test::activation_of(i);
+        const TensorShape in{s.n, s.cin, s.h, s.w};
+        const std::vector<int64_t> ws{s.cout, s.cin, 1, 1};
+        const PackedWeights packed = pack_weights(w.data(), ws, Op::Pointwise, layout);
+        const size_t out = size_t(s.n * s.cout * s.h * s.w);
+        std::vector<float> first(out);
+        for (int threads : {1, 2, 3}) {
+          set_num_threads(threads);
+          std::vector<float> yp(out), yr(out);
+          pointwise_conv2d(x.data(), in, packed, bias, yp.data(), act, layout);
+          pointwise_conv2d(x.data(), in, w.data(), ws, bias, yr.data(), act, layout);
+          EXPECT_EQ(std::memcmp(yp.data(), yr.data(), out * sizeof(float)), 0)
+              << isa << " " << s.cin << "->" << s.cout << " " << s.h << "x" << s.w << " threads " << threads;
+          if (threads == 1) first = yr;
+          EXPECT_EQ(std::memcmp(first.data(), yr.data(), out * sizeof(float)), 0)
+              << isa << " " << s.cin << "->" << s.cout << " raw, threads " << threads << " vs 1";
+        }
+      }
+  }
+  set_num_threads(saved);
+  select_isa(test::isas().back());
+}
 
 // NaN/Inf propagate only to the outputs whose pixel holds them, through every activation.
 TEST(PointwiseX86, NanStaysInItsPixel) {

@@ -119,6 +119,18 @@ void run_op(Op op, const ConvGeometry& g, int64_t batch, const float* x, const P
 
 void run_raw(Op op, const ConvGeometry& g, int64_t batch, const float* x, const float* weight,
              const std::vector<int64_t>& shape, const float* bias, const Activation& act, float* y) {
+  // A kernel that packs its own channel range as it goes (into a cache-resident buffer) beats
+  // packing everything first, unless each thread would repack the weights for many images.
+  const OpKernels& k = op_kernels(kernel_table(), op);
+  const KernelChoice raw = k.select_raw && batch <= get_num_threads() ? k.select_raw(g) : KernelChoice{};
+  if (raw.run) {
+    if (!weight) throw Error("weight is null");
+    check_pointers(x, y);
+    ScopedCall call;
+    const SplitRule rule = split_rule(op, g);
+    run_batched(g, batch, raw.run, x, weight, bias, act, y, rule.quantum, rule.channels_on_tie);
+    return;
+  }
   const auto packed = make_packed(weight, shape, op, g.layout);
   run_op(op, g, batch, x, *packed, bias, act, y);
 }

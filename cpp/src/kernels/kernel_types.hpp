@@ -66,6 +66,10 @@ struct OpKernels {
   PackedSizeFn packed_size = nullptr;
   PackFn pack = nullptr;
   SelectFn select = nullptr;
+  // Optional: the kernel for a call with raw (PyTorch-layout) weights, which packs what it needs
+  // itself (bitwise the same results as `select`'s kernel on packed weights); null, or a choice
+  // with run == nullptr: the driver packs the weights and runs `select`'s kernel.
+  SelectFn select_raw = nullptr;
 };
 
 // Scalar activation, the definition every kernel's epilogue must match.

@@ -16,6 +16,11 @@ struct Avx512Config {
   static constexpr int MR_WIDE = 4, NV_WIDE = 6;
   static constexpr int MR_CHW = 8, NV_CHW = 3;
   static constexpr int64_t KC_HWC = 1024, MC_HWC = 112, KC_CHW = 256, MC_CHW = 384;
+  // Raw-weight calls pack their panels in chunks of at most this many bytes (at least one panel).
+  static constexpr int64_t RAW_CHUNK = 128 * 1024;
+  // Raw-weight NHWC panel tiles that pack the next panel as they run: MR_FUSED pixels x PW
+  // (14 accumulators, leaving registers for the 8 x 8 transposes).
+  static constexpr int MR_FUSED = 7;
   static constexpr const char* name_nhwc = "avx512/pwconv_nhwc_14x32";
   static constexpr const char* name_nhwc_wide = "avx512/pwconv_nhwc_4x96";
   // Paired path by Cout: <= 8, <= 16, <= 24 (pixels x output channels).
