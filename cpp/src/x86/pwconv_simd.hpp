@@ -44,8 +44,10 @@ inline int64_t div_up(int64_t a, int64_t b) { return (a + b - 1) / b; }
 // 4 tiles are 13, 12, 12, 12, never a short last tile after full ones.
 inline int64_t near_equal_part(int64_t n, int64_t parts, int64_t i) { return n / parts + (i < n % parts ? 1 : 0); }
 
-// This thread's 64-byte aligned buffer of at least n floats (grown, never shrunk): raw-weight
-// calls pack into it.
+// This thread's 64-byte aligned buffer number Slot, of at least n floats (grown, never shrunk):
+// raw-weight calls pack into slot 0, and the NCHW calls that run the NHWC tiles put their
+// transposed input and output in slot 1.
+template <int Slot = 0>
 inline float* thread_scratch(size_t n) {
   struct Buffer {
     float* p = nullptr;
@@ -827,6 +829,37 @@ struct Pointwise {
     }
   }
 
+  // The few-pixel NCHW path with raw weights: its tiles are the NHWC tiles run down the input's
+  // columns, so the input's pixels are transposed to NHWC rows (a 7x7 image's input is ~1/6 of
+  // a 960->320 weight), the NHWC tiles run packing while computing, and the output is
+  // transposed back. Each output's reduction is the same FMA chain, so the bits are those of
+  // the packed call. (Packing while computing inside the NCHW tiles did not pay: measured no
+  // faster than packing each chunk first, 960->320 7x7 1.19x the packed call.)
+  static void run_nchw_t_raw(const ConvGeometry& g, const WorkRange& r, const float* x, const float* w,
+                             const float* bias, const Activation& act, float* y) {
+    const int64_t cin = g.cin, cout = g.cout, plane = g.h * g.w;
+    const int64_t p0 = r.oh_begin * g.wo, np = (r.oh_end - r.oh_begin) * g.wo;
+    const int64_t qa = div_up(r.oc_begin, PW), qb = std::max(qa, r.oc_end / PW);
+    if (qb - qa < 2 || np * cin * int64_t(sizeof(float)) > 256 * 1024)
+      return run_raw<run_nchw_t, false>(g, r, x, w, bias, act, y);
+    float* xt = thread_scratch<1>(size_t(np * (cin + cout)));
+    float* yt = xt + np * cin;
+    transpose(x + p0, plane, cin, np, xt, cin);
+    ConvGeometry gt = g;
+    gt.layout = Layout::NHWC;
+    gt.h = gt.ho = r.oh_end - r.oh_begin;
+    run_nhwc_raw_fused(gt, WorkRange{r.oc_begin, r.oc_end, 0, gt.ho}, xt, w, bias, act, yt);
+    transpose(yt + r.oc_begin, cout, np, r.oc_end - r.oc_begin, y + r.oc_begin * plane + p0, plane);
+  }
+  // dst[c * ld_dst + i] = src[i * ld_src + c] for i < rows, c < cols.
+  static void transpose(const float* src, int64_t ld_src, int64_t rows, int64_t cols, float* dst, int64_t ld_dst) {
+    const int64_t r8 = rows / 8 * 8, c8 = cols / 8 * 8;
+    for (int64_t i = 0; i < r8; i += 8)
+      for (int64_t c = 0; c < c8; c += 8) transpose8x8(src + i * ld_src + c, ld_src, dst + c * ld_dst + i, ld_dst);
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t c = i < r8 ? c8 : 0; c < cols; ++c) dst[c * ld_dst + i] = src[i * ld_src + c];
+  }
+
   static void run_paired_raw(const ConvGeometry& g, const WorkRange& r, const float* x, const float* w,
                              const float* bias, const Activation& act, float* y) {
     const WeightDims d{g.cout, g.cin, 1, 1};
@@ -855,10 +888,11 @@ struct Pointwise {
   }
   template <bool Raw>
   static KernelChoice select_nchw(const ConvGeometry& g) {
-    // (Packing while computing did not pay here: measured no faster than packing each chunk
-    // first, 960->320 7x7 1.19x the packed call either way.)
-    if (few_pixels(g))
+    if (few_pixels(g)) {
+      if constexpr (Cfg::MR_FUSED > 0)
+        if (Raw) return {Cfg::name_nchw_t, run_nchw_t_raw};
       return {Cfg::name_nchw_t, Raw ? run_raw<run_nchw_t, false> : run_packed<run_nchw_t>};
+    }
     return {Cfg::name_nchw, Raw ? run_raw<run_nchw, false> : run_packed<run_nchw>};
   }
   static LayoutKernels nhwc() { return {packed_size, pack, select_nhwc<false>, select_nhwc<true>}; }
