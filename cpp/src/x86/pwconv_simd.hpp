@@ -17,6 +17,12 @@
 // paired path has its own (below). The bias is not packed (pack_weights never sees it): the
 // epilogue loads it.
 //
+// Raw (unpacked) weights: the kernel packs only its own channel range into a per-thread buffer
+// that stays in cache, never the whole weight first: on AVX-512 the NHWC panel path (and the
+// NCHW few-pixel path, through transposed pixels) packs the next panel while computing the
+// current one; the other paths pack chunks of panels right before their tiles. Every output
+// is the same FMA chain over Cin as with packed weights, so the bits are the same.
+//
 // Blocking: the reduction in chunks of KC input channels (NCHW: the weight tile MR x KC stays
 // in L1; NHWC: KC = 1024, whole reductions measured fastest), pixels in blocks of MC (the
 // input block KC x MC stays in L2); partial sums go through the output, bias and activation
