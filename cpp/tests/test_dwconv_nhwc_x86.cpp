@@ -4,6 +4,7 @@
 // dilations and depth multipliers; partial work ranges written directly and through two
 // threads; NaN locality; and which kernel is chosen.
 #include <cmath>
+#include <cstdint>
 #include <random>
 
 #include "core/geometry.hpp"
@@ -162,6 +163,78 @@ TEST(DwconvNhwcX86, WritesOnlyItsWorkRange) {
         ASSERT_NEAR(got[i], want[i], 1e-5f * std::max(1.0f, std::fabs(want[i])))
             << isa << " " << kt.select(g).name << " " << test::describe(c) << " range oc [" << r.oc_begin << ","
             << r.oc_end << ") oh [" << r.oh_begin << "," << r.oh_end << ") at " << i;
+    }
+  }
+  select_isa(test::isas().back());
+}
+
+// Channel counts whose pixel stride is a multiple of 1..4 KiB (256, 512, 1024 channels) on maps
+// wide enough that the shaped kernels stage their input rows (x86/dwconv_nhwc_simd.hpp,
+// staged_group: 3x3 at C1024 from width 5, C512 from 10, C256 from 19; 5x5 and 7x7 sooner):
+// every shape, odd widths, heights 1..9 (rows entirely in the padding too), padding 0..k per
+// side, every activation, bias and none; run with two threads (split rows or channels).
+TEST(DwconvNhwcX86, StagedRowsPowerOfTwoStrides) {
+  const int saved = get_num_threads();
+  set_num_threads(2);
+  std::mt19937 rng(29);
+  int n = 0;
+  for (int64_t ch : {256, 512, 1024})
+    for (int64_t k : {3, 5, 7})
+      for (int64_t s : {1, 2}) {
+        if (k == 7 && s == 2) continue;
+        const int64_t w0 = ch == 256 ? 19 : ch == 512 ? 10 : 5;
+        for (int64_t w : {w0, w0 + 1, w0 + 4, 2 * w0 + 3})
+          for (int64_t h : {int64_t(1), test::pick(rng, 2, 5), test::pick(rng, 6, 9)}) {
+            Case c;
+            const Padding pad = n % 4 == 0 ? Padding::symmetric(k / 2, k / 2) : n % 4 == 1 ? Padding{} : test::random_padding(rng, k, k);
+            if (!test::make_depthwise_case(c, Layout::NHWC, ch, 1, h, w, k, k, s, s, 1, 1, pad, n, n % 3 != 0)) continue;
+            test::expect_all_isas_match_reference(c, uint32_t(9000 + n));
+            ++n;
+          }
+      }
+  set_num_threads(saved);
+  EXPECT_GT(n, 120);
+}
+
+// The staged path called directly on partial work ranges (channel ranges that start and end
+// inside a vector, so the group's first and last blocks are masked; row ranges that start
+// and end anywhere) and on inputs offset by 0..15 floats from a 64-byte boundary (the blocks
+// realign to the input): outputs outside the range keep their old values.
+TEST(DwconvNhwcX86, StagedRowsWorkRangesAndOffsets) {
+  std::mt19937 rng(31);
+  for (const std::string& isa : test::isas()) {
+    if (isa == "scalar") continue;
+    detail::select_isa(detail::parse_isa(isa));
+    for (int n = 0; n < 60; ++n) {
+      const int64_t ch = n % 3 == 0 ? 256 : n % 3 == 1 ? 512 : 1024;
+      const int64_t k = n % 4 == 3 ? 7 : n % 2 ? 5 : 3, s = k == 7 || n % 5 == 0 ? 1 : test::pick(rng, 1, 2);
+      const int64_t w = (ch == 256 ? 19 : ch == 512 ? 10 : 5) + test::pick(rng, 0, 9), h = test::pick(rng, 1, 12);
+      Case c;
+      if (!test::make_depthwise_case(c, Layout::NHWC, ch, 1, h, w, k, k, s, s, 1, 1, test::random_padding(rng, k, k), n, n % 2 == 0)) continue;
+      const detail::ConvGeometry g = detail::depthwise_geometry(c.in, c.weight_shape, c.p);
+      const auto& kt = detail::kernel_table().depthwise;
+      const int64_t offset = n % 16;
+      auto xbuf = test::random_floats(size_t(ch * h * w + 16 + 64), uint32_t(n));
+      const float* x = xbuf.data() + (16 - reinterpret_cast<uintptr_t>(xbuf.data()) / sizeof(float) % 16) + offset;
+      const auto wt = test::random_floats(size_t(g.cout * k * k), uint32_t(n + 1));
+      const auto b = test::random_floats(size_t(g.cout), uint32_t(n + 2));
+      const detail::WeightDims d{g.cout, 1, k, k};
+      std::vector<float> packed(kt.packed_size(d, Layout::NHWC));
+      kt.pack(d, Layout::NHWC, wt.data(), packed.data());
+      detail::WorkRange r;
+      r.oc_begin = n % 4 == 0 ? 0 : test::pick(rng, 0, ch / 2);
+      r.oc_end = n % 4 == 1 ? ch : test::pick(rng, r.oc_begin + 1, ch);
+      r.oh_begin = test::pick(rng, 0, g.ho - 1);
+      r.oh_end = test::pick(rng, r.oh_begin + 1, g.ho);
+      const size_t out = size_t(g.cout * g.ho * g.wo);
+      std::vector<float> got(out, -7.0f), want(out, -7.0f);
+      const float* bias = n % 3 == 2 ? nullptr : b.data();
+      kt.select(g).run(g, r, x, packed.data(), bias, c.p.activation, got.data());
+      detail::reference::dwconv(g, r, x, wt.data(), bias, c.p.activation, want.data());
+      for (size_t i = 0; i < out; ++i)
+        ASSERT_NEAR(got[i], want[i], (1e-5f + 4e-7f * float(k * k)) * std::max(1.0f, std::fabs(want[i])))
+            << isa << " " << kt.select(g).name << " " << test::describe(c) << " offset " << offset << " range oc ["
+            << r.oc_begin << "," << r.oc_end << ") oh [" << r.oh_begin << "," << r.oh_end << ") at " << i;
     }
   }
   select_isa(test::isas().back());

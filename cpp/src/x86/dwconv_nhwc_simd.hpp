@@ -26,7 +26,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <numeric>
 #include <type_traits>
+#include <utility>
 
 #include "kernels/kernel_types.hpp"
 
@@ -458,10 +460,15 @@ struct Kernel {
   // row alone has fewer chains than FMA latency x throughput), weights loaded once for both.
   __attribute__((noinline)) static void row_pair(const Geo& g, const Block<I>& b, const Epilogue<I>& e,
                                                  const float* x, int64_t oh, float* y, const Mask* cm) {
+    pair_at(g, b, e, x + (oh * g.sh - g.pt) * g.xrow - g.pl * g.C, g.sh * g.xrow, y + oh * g.yrow, cm,
+            skip_of(g, 0, g.wo) != 0);
+  }
+  // The pair of rows from the first row's input xr (kernel row 0, padded column 0) and the
+  // second's at xr + xs; edge: the columns go through the mask table cm.
+  __attribute__((always_inline)) static void pair_at(const Geo& g, const Block<I>& b, const Epilogue<I>& e,
+                                                     const float* xr, int64_t xs, float* yr, const Mask* cm,
+                                                     bool edge) {
     static_assert(S::WREG, "row pairs hold all weights in registers");
-    const float* xr = x + (oh * g.sh - g.pt) * g.xrow - g.pl * g.C;
-    const int64_t xs = g.sh * g.xrow;
-    float* yr = y + oh * g.yrow;
     Vec wv[KH * KW];
 #pragma GCC unroll 64
     for (int t = 0; t < KH * KW; ++t) wv[t] = load_w(b.w + t * b.ws, b);
@@ -479,10 +486,27 @@ struct Kernel {
       finish<N>(g, b, e, a0, yr);
       finish<N>(g, b, e, a1, yr + g.yrow);
     };
-    if (skip_of(g, 0, g.wo) == 0)
+    if (!edge)
       with_width<S::T / 2>(g.wo, [&](auto w) { pair(w, std::false_type{}); });
     else
       with_width<S::T / 2>(g.wo, [&](auto w) { pair(w, std::true_type{}); });
+  }
+
+  // Staged rows (run_staged): the input rows sit in a scratch whose padding columns are zeros,
+  // so every tile loads its columns directly. xr: the scratch row of kernel row i0 (i0 == i1:
+  // no input row, the output is the epilogue of the bias).
+  __attribute__((noinline)) static void row_staged(const Geo& g, const Block<I>& b, const Epilogue<I>& e,
+                                                   const float* xr, int64_t i0, int64_t i1, float* yr,
+                                                   const TileSpec* tiles, int64_t ntiles) {
+    const TileFn* fns = i0 == 0 && i1 == KH ? kTileFns<true>.f : kTileFns<false>.f;
+    for (int64_t k = 0; k < ntiles; ++k) {
+      const int64_t ow = tiles[k].ow;
+      fns[(tiles[k].n - 1) * 5 + 1](g, b, e, xr + ow * S::SW * g.C, i0, i1, nullptr, yr + ow * g.Co);
+    }
+  }
+  __attribute__((noinline)) static void row_pair_staged(const Geo& g, const Block<I>& b, const Epilogue<I>& e,
+                                                        const float* xr, float* yr) {
+    pair_at(g, b, e, xr, S::SW * g.rstep, yr, nullptr, false);
   }
 
   // One output row of one channel block: left border pixels [0, owl) in edge tiles, interior
@@ -542,6 +566,183 @@ constexpr int64_t kGroupBytes = 16 * 1024;
 // rows take the per-tap masks of edge_tile.
 constexpr int64_t kMaxMaskCols = 512;
 
+// Sets up the block of output lanes [oc, oc + V) within the work range; returns whether some
+// lanes lie outside it (the block loads and stores through b.mask). Fixed shapes copy the
+// block's weights, zero-padded, to wc (unmasked aligned loads after); the generic shape reads
+// the packed buffer.
+template <class I, class S, bool MULT>
+bool setup_block(Block<I>& b, int64_t oc, const WorkRange& r, int64_t m, const float* w, int64_t Cp,
+                 const float* bias, float* wc) {
+  constexpr int V = I::V;
+  const int64_t lo = std::max(oc, r.oc_begin) - oc, hi = std::min<int64_t>(V, r.oc_end - oc);
+  const bool masked = lo > 0 || hi < V;
+  b.mask = I::lanes(lo, hi);
+  if constexpr (MULT) {
+    const int64_t c0 = oc / m;
+    b.in_mask = I::lanes(0, (oc + hi - 1) / m - c0 + 1);
+    b.idx = I::lane_map(oc, m);
+  }
+  b.bias = bias ? (masked ? I::load(bias + oc, b.mask) : I::load(bias + oc)) : I::zero();
+  if constexpr (S::fixed) {
+    for (int64_t t = 0; t < S::KH * S::KW; ++t)
+      I::store(wc + t * V, masked ? I::load(w + t * Cp + oc, b.mask) : I::load(w + t * Cp + oc));
+    b.w = wc, b.ws = V;
+  } else {
+    b.w = w + oc, b.ws = Cp;
+  }
+  return masked;
+}
+
+// Staged rows (fixed shapes). When the pixel stride is a multiple of a large power of two, a
+// block's pixels fall in few L1 sets: x86 L1 data caches have 64 sets of 64-byte lines, so
+// pixels whose addresses agree modulo 4 KiB share a set, and a pixel stride s gives only
+// 4096 / gcd(s, 4096) such offsets (one for 1024 channels, four for 256). A block's kernel
+// rows then need more lines per set than the cache has ways, and every input column is
+// fetched from L2 again for each output row that reads it. Staging copies each input row of a
+// group of blocks once into a contiguous scratch (the padding columns zeros), which the tiles
+// read instead: lines per set of one block's kernel rows in the input, above which rows are
+// staged (a 12-way L1 keeps some ways for the outputs and the weights). The copy costs about
+// one output row's worth of loads per input row, so it pays only where each input row feeds
+// enough output rows (kh / stride): measured, 3x3 stride 2 lost (C256 28x28 14.7 -> 20.3 us)
+// while 5x5 stride 2 gained (C512 14x14 20.8 -> 14.0).
+constexpr int64_t kStageLinesPerSet = 14;
+// Bytes of the scratch (stack), and the most channel blocks staged together (one pass over
+// the input's pages and lines serves them all).
+constexpr int64_t kStageBytes = 32 * 1024;
+constexpr int64_t kMaxStageGroup = 8;
+
+// The staged rows' ring (see run_staged): rows in use at once (kh, or kh + stride for a pair
+// of output rows), rows staged per step, and slots: a ring for both plus the mirrored slots.
+template <class S>
+struct StageRing {
+  static constexpr int64_t live = S::KH + (S::WREG ? S::SW : 0), step = (S::WREG ? 2 : 1) * S::SW;
+  static constexpr int64_t mirror = live - 1, min_slots = live + step + mirror;
+};
+
+// Blocks staged together, for rows of `cols` padded columns: 0 when the rows are not to be
+// staged (or the ring of one block's rows does not fit).
+template <class I, class S>
+int64_t staged_group(const Geo& g, int64_t cols) {
+  const int64_t stride = g.C * int64_t(sizeof(float));
+  const int64_t offsets = 4096 / std::gcd(stride, int64_t(4096));  // distinct pixel addresses modulo 4 KiB
+  if (2 * S::KH < 5 * S::SW || S::KH * std::min(cols, g.W) <= kStageLinesPerSet * offsets) return 0;
+  return std::min(kMaxStageGroup, kStageBytes / (cols * I::V * int64_t(sizeof(float)) * StageRing<S>::min_slots));
+}
+
+// Copies block k's vector of n pixels from src (pixel stride C) to dst (pixel stride px) and,
+// when DUP, to dst2 too (masked: through the block's mask, zeros elsewhere).
+template <class I, bool DUP>
+void stage_block(const float* src, int64_t C, float* dst, float* dst2, int64_t n, int64_t px, const Block<I>& b,
+                 bool masked) {
+  for (int64_t q = 0; q < n; ++q, src += C, dst += px, dst2 += DUP ? px : 0) {
+    const typename I::Vec v = masked ? I::load(src, b.mask) : I::load(src);
+    I::store(dst, v);
+    if constexpr (DUP) I::store(dst2, v);
+  }
+}
+
+// Fixed shapes with conflicting rows: band > group of G channel blocks > output row (or pair).
+// The scratch is [slot][column][G][V]: a ring of R rows (input row ih at slot ih % R) whose
+// first `mirror` slots are repeated after it, so the rows in use are contiguous from slot
+// lo % R whatever the wrap. Each input row is copied once per group, block by block: a block's
+// vectors of the rows the next step needs are copied just before the block computes this
+// step, so the copy's L2 reads overlap the block's arithmetic (a separate copy phase runs at
+// L2 bandwidth, the arithmetic at FMA throughput, one after the other).
+template <class I, class S>
+__attribute__((noinline)) void run_staged(const Geo& g, const WorkRange& r, const float* x, const float* w,
+                                          const float* bias, const Epilogue<I>& e, float* y, int64_t Cp,
+                                          int64_t band, int64_t shift, int64_t cols, int64_t G) {
+  constexpr int V = I::V, KH = S::KH, SW = S::SW, T = S::T;
+  constexpr int64_t E = StageRing<S>::mirror;
+  alignas(64) float buf[kStageBytes / sizeof(float)];
+  const int64_t px = G * V, slot = cols * px;  // floats per staged pixel and row
+  const int64_t nslots = kStageBytes / (slot * int64_t(sizeof(float))), R = nslots - E;
+  Geo gs = g;
+  gs.C = px, gs.W = cols, gs.pl = 0, gs.xrow = gs.rstep = slot;
+  // Scratch columns [q0, q1) hold input columns q - pl; the others are padding, zeroed once.
+  const int64_t q0 = std::min(cols, g.pl), q1 = std::max(q0, std::min(cols, g.pl + g.W));
+  for (int64_t k = 0; k < nslots; ++k) {
+    std::fill(buf + k * slot, buf + k * slot + q0 * px, 0.0f);
+    std::fill(buf + k * slot + q1 * px, buf + (k + 1) * slot, 0.0f);
+  }
+  // The row's tiles: the fewest of at most T pixels, of near-equal widths, all direct.
+  constexpr int64_t kMaxTiles = (kStageBytes / (V * int64_t(sizeof(float)) * StageRing<S>::min_slots) + T - 1) / T;
+  TileSpec tiles[kMaxTiles];
+  const int64_t nt = (g.wo + T - 1) / T, base_n = g.wo / nt, wide = g.wo % nt;
+  for (int64_t k = 0, ow = 0; k < nt; ++k) {
+    tiles[k] = TileSpec{ow, int(base_n + (k < wide)), 0};
+    ow += tiles[k].n;
+  }
+  const bool pairs = S::WREG && g.wo <= T / 2;
+
+  Block<I> blocks[kMaxStageGroup];
+  bool masked[kMaxStageGroup];
+  alignas(64) float wcopy[kMaxStageGroup][KH * S::KW * V];
+  for (int64_t ob = r.oh_begin; ob < r.oh_end; ob += band) {
+    const int64_t oe = std::min(r.oh_end, ob + band);
+    // Output row oh (and oh + 1 when paired) reads input rows [lo, hi).
+    auto rows_of = [&](int64_t oh, int64_t& lo, int64_t& hi) {
+      const int64_t ih0 = oh * SW - g.pt;
+      const bool pair = pairs && oh + 1 < oe && ih0 >= 0 && ih0 + SW + KH <= g.H;
+      lo = std::max<int64_t>(0, ih0), hi = std::min(g.H, ih0 + KH + (pair ? SW : 0));
+      return pair;
+    };
+    for (int64_t og = r.oc_begin - shift; og < r.oc_end; og += px) {
+      const int64_t nb = std::min(G, (r.oc_end - og + V - 1) / V);
+      for (int64_t k = 0; k < nb; ++k) masked[k] = setup_block<I, S, false>(blocks[k], og + k * V, r, 1, w, Cp, bias, wcopy[k]);
+      const float* xg = x + og + (q0 - g.pl) * g.C;
+      // Block k's vectors of input rows [from, to).
+      auto stage = [&](int64_t k, int64_t from, int64_t to) {
+        for (int64_t ih = from; ih < to; ++ih) {
+          const int64_t j = ih % R;
+          const float* src = xg + ih * g.xrow + k * V;
+          float* dst = buf + j * slot + q0 * px + k * V;
+          if (j < E) stage_block<I, true>(src, g.C, dst, dst + R * slot, q1 - q0, px, blocks[k], masked[k]);
+          else stage_block<I, false>(src, g.C, dst, dst, q1 - q0, px, blocks[k], masked[k]);
+        }
+      };
+      int64_t lo, hi;
+      bool pair = rows_of(ob, lo, hi);
+      int64_t have = lo;  // input rows below `have` are staged (those from lo on are live)
+      for (int64_t oh = ob; oh < oe;) {
+        have = std::max(have, lo);
+        if (hi > have) {  // the group's first rows
+          for (int64_t k = 0; k < nb; ++k) stage(k, have, hi);
+          have = hi;
+        }
+        const int64_t ih0 = oh * SW - g.pt, next = oh + 1 + pair;
+        int64_t nlo = 0, nhi = 0;
+        const bool npair = next < oe ? rows_of(next, nlo, nhi) : false;
+        const int64_t ahead = std::max(have, std::min(nhi, lo + R));  // rows the next step needs
+        const float* xr = buf + (lo % R) * slot;
+        float* yr = y + og + oh * g.yrow;
+        for (int64_t k = 0; k < nb; ++k) {
+          stage(k, have, ahead);
+          const Block<I>& b = blocks[k];
+          if (lo >= hi) {  // no input row: the epilogue of the bias
+            if (masked[k]) Kernel<I, S, true, false>::row_staged(gs, b, e, buf, 0, 0, yr + k * V, tiles, nt);
+            else Kernel<I, S, false, false>::row_staged(gs, b, e, buf, 0, 0, yr + k * V, tiles, nt);
+            continue;
+          }
+          if constexpr (S::WREG) {
+            if (pair) {
+              if (masked[k]) Kernel<I, S, true, false>::row_pair_staged(gs, b, e, xr + k * V, yr + k * V);
+              else Kernel<I, S, false, false>::row_pair_staged(gs, b, e, xr + k * V, yr + k * V);
+              continue;
+            }
+          }
+          if (masked[k])
+            Kernel<I, S, true, false>::row_staged(gs, b, e, xr + k * V, lo - ih0, hi - ih0, yr + k * V, tiles, nt);
+          else
+            Kernel<I, S, false, false>::row_staged(gs, b, e, xr + k * V, lo - ih0, hi - ih0, yr + k * V, tiles, nt);
+        }
+        have = ahead;
+        oh = next, pair = npair, lo = nlo, hi = nhi;
+      }
+    }
+  }
+}
+
 template <class I, class S, bool MULT>
 void run_blocks(const ConvGeometry& cg, const WorkRange& r, const float* x, const float* w, const float* bias,
                 const Activation& act, float* y) {
@@ -572,6 +773,12 @@ void run_blocks(const ConvGeometry& cg, const WorkRange& r, const float* x, cons
     if (a % sizeof(float) == 0) shift = int64_t(a % (V * sizeof(float)) / sizeof(float));
   }
 
+  const int64_t padded_cols = (g.wo - 1) * g.sw + span + 1;
+  if constexpr (S::fixed) {
+    if (const int64_t G = staged_group<I, S>(g, padded_cols))
+      return run_staged<I, S>(g, r, x, w, bias, e, y, Cp, band, shift, padded_cols, G);
+  }
+
   // Channel groups: a group's kernel rows (kh input rows x W pixels x G vectors) stay in L1
   // while the group walks down the band, and per pixel the group reads G adjacent vectors
   // (whole cache lines, spread over all L1 sets whatever the channel stride).
@@ -580,7 +787,6 @@ void run_blocks(const ConvGeometry& cg, const WorkRange& r, const float* x, cons
 
   // Fixed shapes: one mask per input column of the padded row, empty in the padding.
   using Mask = typename I::Mask;
-  const int64_t padded_cols = (g.wo - 1) * g.sw + span + 1;
   Mask colmask[S::fixed ? kMaxMaskCols : 1];
   const Mask* cm = nullptr;
   if constexpr (S::fixed) {
@@ -614,28 +820,8 @@ void run_blocks(const ConvGeometry& cg, const WorkRange& r, const float* x, cons
     for (int64_t og = r.oc_begin - shift; og < r.oc_end; og += group * V) {
       int64_t nb = 0;
       bool masked_block[kMaxGroup];
-      for (int64_t oc = og; oc < r.oc_end && nb < group; oc += V, ++nb) {
-        const int64_t lo = std::max(oc, r.oc_begin) - oc, hi = std::min<int64_t>(V, r.oc_end - oc);
-        const bool masked = lo > 0 || hi < V;
-        masked_block[nb] = masked;
-        Block<I>& b = blocks[nb];
-        b.mask = I::lanes(lo, hi);
-        if constexpr (MULT) {
-          const int64_t c0 = oc / m;
-          b.in_mask = I::lanes(0, (oc + hi - 1) / m - c0 + 1);
-          b.idx = I::lane_map(oc, m);
-        }
-        b.bias = bias ? (masked ? I::load(bias + oc, b.mask) : I::load(bias + oc)) : I::zero();
-        if constexpr (S::fixed) {
-          // A zero-padded, aligned copy of the block's weights: unmasked aligned loads after.
-          float* wc = wcopy[nb];
-          for (int64_t t = 0; t < S::KH * S::KW; ++t)
-            I::store(wc + t * V, masked ? I::load(w + t * Cp + oc, b.mask) : I::load(w + t * Cp + oc));
-          b.w = wc, b.ws = V;
-        } else {
-          b.w = w + oc, b.ws = Cp;
-        }
-      }
+      for (int64_t oc = og; oc < r.oc_end && nb < group; oc += V, ++nb)
+        masked_block[nb] = setup_block<I, S, MULT>(blocks[nb], oc, r, m, w, Cp, bias, wcopy[nb]);
       for (int64_t oh = ob; oh < oe; ++oh) {
         // Narrow rows go in pairs when both rows' kernel rows lie inside the input.
         bool pair = false;
