@@ -2,8 +2,12 @@
 // the C++ twin of the pytest sweep, so the cross builds (qemu) check every kernel too.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <array>
 #include <random>
 
+#include "core/geometry.hpp"
+#include "core/threads.hpp"
 #include "test_util.hpp"
 
 using namespace dsconv;
@@ -83,6 +87,76 @@ TEST(OpsSweep, ThreadCountNeverChangesTheBits) {
     EXPECT_EQ(c, d);
   }
   set_num_threads(threads);
+}
+
+// Forces every call to split (the real threshold keeps these small shapes on one thread).
+class SplitEverything {
+ public:
+  SplitEverything() : macs_(detail::min_macs_per_thread()), threads_(get_num_threads()) {
+    detail::set_min_macs_per_thread(1);
+  }
+  ~SplitEverything() {
+    detail::set_min_macs_per_thread(macs_);
+    set_num_threads(threads_);
+  }
+
+ private:
+  int64_t macs_;
+  int threads_;
+};
+
+// NHWC depthwise slices: every output (image, row, channel) in exactly one task, channel cuts
+// on the quantum, and each part within one channel block of an equal share.
+TEST(OpsSweep, NhwcDepthwiseSlicesCoverEachOutputOnce) {
+  SplitEverything split;
+  for (int64_t cout : {1, 16, 40, 576})
+    for (int64_t h : {1, 2, 7, 14})
+      for (int64_t batch : {1, 2, 3})
+        for (int threads : {2, 3, 4, 7}) {
+          set_num_threads(threads);
+          ConvParams p;
+          p.layout = Layout::NHWC;
+          const detail::ConvGeometry g = detail::depthwise_geometry({batch, cout, h, 5}, {cout, 1, 1, 1}, p);
+          const int64_t quantum = 16;
+          const detail::WorkSplit s = detail::plan_work(g, batch, {quantum, false, true});
+          std::vector<int> seen(size_t(batch * h * cout), 0);
+          std::vector<int64_t> part_units;
+          for (int64_t i = 0; i < s.tasks(); ++i) {
+            const detail::WorkSplit::Task t = s.task(i);
+            if (s.slices && i % 3 == 0) part_units.push_back(0);
+            if (t.empty()) continue;
+            ASSERT_TRUE(t.oc_begin % quantum == 0 && (t.oc_end % quantum == 0 || t.oc_end == cout));
+            ASSERT_TRUE(t.oh_begin >= 0 && t.oh_end <= h && t.oc_begin >= 0 && t.oc_end <= cout);
+            for (int64_t r = t.oh_begin; r < t.oh_end; ++r)
+              for (int64_t c = t.oc_begin; c < t.oc_end; ++c) ++seen[size_t((t.image * h + r) * cout + c)];
+            if (s.slices) part_units.back() += (t.oh_end - t.oh_begin) * ((t.oc_end - t.oc_begin + quantum - 1) / quantum);
+          }
+          EXPECT_EQ(std::count(seen.begin(), seen.end(), 1), int64_t(seen.size()))
+              << "cout " << cout << " h " << h << " batch " << batch << " threads " << threads;
+          EXPECT_EQ(s.slices, batch < threads);
+          if (!part_units.empty()) {
+            const auto [lo, hi] = std::minmax_element(part_units.begin(), part_units.end());
+            EXPECT_LE(*hi - *lo, 1) << "cout " << cout << " h " << h << " threads " << threads;
+          }
+        }
+}
+
+// The same calls split into slices match the reference on every ISA (odd rows, channel tails,
+// a depth multiplier, stride 2).
+TEST(OpsSweep, NhwcDepthwiseSlicesMatchReference) {
+  SplitEverything split;
+  for (int threads : {2, 3}) {
+    set_num_threads(threads);
+    for (auto [c, m, h, w, k, stride] : std::vector<std::array<int64_t, 6>>{
+             {576, 1, 14, 14, 3, 2}, {40, 2, 7, 9, 3, 1}, {33, 1, 5, 5, 5, 1}, {16, 1, 1, 1, 3, 1}, {70, 1, 3, 8, 3, 1}}) {
+      ConvParams p;
+      p.stride_h = p.stride_w = stride;
+      p.padding = Padding::symmetric(k / 2, k / 2);
+      p.layout = Layout::NHWC;
+      p.activation = Activation::relu6();
+      test::expect_all_isas_match_reference(Case{Op::Depthwise, {1, c, h, w}, {c * m, 1, k, k}, p, true});
+    }
+  }
 }
 
 }  // namespace

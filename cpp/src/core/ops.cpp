@@ -70,33 +70,27 @@ void check_packed(const PackedWeights::Impl& w, Op op, Layout layout) {
                 isa_name(kernel_table().isa) + "': pack them again");
 }
 
-// How an image may be cut between threads (plan_work): channel blocks are multiples of
-// `quantum`, and on a tie with row bands channel blocks win when `channels_on_tie`.
-struct SplitRule {
-  int64_t quantum;
-  bool channels_on_tie;
-};
-
 SplitRule split_rule(Op op, const ConvGeometry& g) {
   // NHWC channel blocks keep vectors whole (16 lanes, the widest); a pointwise or conv channel
   // split also halves each thread's weights.
-  if (op != Op::Depthwise) return {16, false};
+  if (op != Op::Depthwise) return {16, false, false};
   const int64_t m = g.multiplier();
   // NCHW planes are independent: any multiple of the multiplier, and a tie goes to channel
   // blocks (no halo rows read by two threads).
-  if (g.layout == Layout::NCHW) return {m, true};
-  return {16 * m, false};
+  if (g.layout == Layout::NCHW) return {m, true, false};
+  // NHWC: slices, so that two threads rarely write the channels of one pixel side by side.
+  return {16 * m, false, true};
 }
 
 // Runs `kernel` over the batch. Tasks are (image, output-channel block, row band).
 void run_batched(const ConvGeometry& g, int64_t batch, KernelFn kernel, const float* x, const float* w,
-                 const float* bias, const Activation& act, float* y, int64_t channel_quantum,
-                 bool channels_on_tie) {
+                 const float* bias, const Activation& act, float* y, const SplitRule& rule) {
   if (batch == 0 || g.ho == 0 || g.wo == 0) return;
   const int64_t in_size = input_image_size(g), out_size = output_image_size(g);
-  const WorkSplit s = plan_work(g, batch, channel_quantum, channels_on_tie);
+  const WorkSplit s = plan_work(g, batch, rule);
   parallel_for(s.tasks(), s.threads, [&](int64_t task) {
     const WorkSplit::Task t = s.task(task);
+    if (t.empty()) return;
     WorkRange r{t.oc_begin, t.oc_end, t.oh_begin, t.oh_end};
     kernel(g, r, x + t.image * in_size, w, bias, act, y + t.image * out_size);
   });
@@ -113,8 +107,7 @@ void run_op(Op op, const ConvGeometry& g, int64_t batch, const float* x, const P
   const OpKernels& k = op_kernels(kernel_table(), op);
   const KernelChoice choice = k.select(g);
   ScopedCall call;
-  const SplitRule rule = split_rule(op, g);
-  run_batched(g, batch, choice.run, x, w.data.get(), bias, act, y, rule.quantum, rule.channels_on_tie);
+  run_batched(g, batch, choice.run, x, w.data.get(), bias, act, y, split_rule(op, g));
 }
 
 void run_raw(Op op, const ConvGeometry& g, int64_t batch, const float* x, const float* weight,
@@ -127,8 +120,7 @@ void run_raw(Op op, const ConvGeometry& g, int64_t batch, const float* x, const 
     if (!weight) throw Error("weight is null");
     check_pointers(x, y);
     ScopedCall call;
-    const SplitRule rule = split_rule(op, g);
-    run_batched(g, batch, raw.run, x, weight, bias, act, y, rule.quantum, rule.channels_on_tie);
+    run_batched(g, batch, raw.run, x, weight, bias, act, y, split_rule(op, g));
     return;
   }
   const auto packed = make_packed(weight, shape, op, g.layout);

@@ -70,6 +70,7 @@ bool openmp_enabled() {
 }
 
 WorkSplit::Task WorkSplit::task(int64_t i) const {
+  if (slices) return slice_task(i);
   const int64_t band = i % row_bands;
   const int64_t block = (i / row_bands) % channel_blocks;
   const int64_t image = i / (row_bands * channel_blocks);
@@ -82,7 +83,30 @@ WorkSplit::Task WorkSplit::task(int64_t i) const {
   return t;
 }
 
-WorkSplit plan_work(const ConvGeometry& g, int64_t batch, int64_t channel_quantum, bool channels_on_tie) {
+// Part p of an image covers units [p*U/parts, (p+1)*U/parts) of the U = rows x blocks units in
+// row-major order; piece 0 is its first row's tail, piece 1 its whole rows, piece 2 its last
+// row's head (any of them may be empty).
+WorkSplit::Task WorkSplit::slice_task(int64_t i) const {
+  const int64_t piece = i % 3, part = (i / 3) % parts;
+  const int64_t units = rows * channel_blocks;
+  const int64_t u0 = part * units / parts, u1 = (part + 1) * units / parts;
+  const int64_t r0 = u0 / channel_blocks, b0 = u0 % channel_blocks;
+  const int64_t r1 = u1 / channel_blocks, b1 = u1 % channel_blocks;
+  auto channel = [&](int64_t block) { return std::min(channels, block * channel_block); };
+  Task t{i / (3 * parts), 0, 0, 0, 0};
+  if (r0 == r1) {
+    if (piece == 0) t = {t.image, channel(b0), channel(b1), r0, r0 + 1};
+  } else if (piece == 0) {
+    if (b0 > 0) t = {t.image, channel(b0), channels, r0, r0 + 1};
+  } else if (piece == 1) {
+    t = {t.image, 0, channels, b0 > 0 ? r0 + 1 : r0, r1};
+  } else if (b1 > 0) {
+    t = {t.image, 0, channel(b1), r1, r1 + 1};
+  }
+  return t;
+}
+
+WorkSplit plan_work(const ConvGeometry& g, int64_t batch, const SplitRule& rule) {
   WorkSplit s;
   s.batch = batch;
   s.channels = g.cout, s.channel_block = g.cout;
@@ -94,16 +118,23 @@ WorkSplit plan_work(const ConvGeometry& g, int64_t batch, int64_t channel_quantu
   threads = std::min<int64_t>(threads, int64_t(std::max(1.0, std::min(1024.0, worth))));
   s.threads = int(threads);
   if (threads <= 1 || batch >= threads) return s;
+  const int64_t parts = ceil_div(threads, batch);
+  if (rule.slices) {
+    s.slices = true;
+    s.parts = parts;
+    s.channel_block = rule.quantum;
+    s.channel_blocks = ceil_div(g.cout, rule.quantum);
+    return s;
+  }
   // Fewer images than threads: cut each image into row bands (they share no output) or into
   // channel blocks, whichever gives the busiest thread the least work (7 rows in 2 bands
   // leave one thread 4/7 of the work; 320 channels split evenly).
-  const int64_t parts = ceil_div(threads, batch);
   const int64_t row_band = ceil_div(g.ho, parts);
   const int64_t channel_block =
-      std::max(channel_quantum, ceil_div(ceil_div(g.cout, parts), channel_quantum) * channel_quantum);
+      std::max(rule.quantum, ceil_div(ceil_div(g.cout, parts), rule.quantum) * rule.quantum);
   const double row_share = double(row_band) / double(g.ho);
   const double channel_share = double(std::min(channel_block, g.cout)) / double(g.cout);
-  if (channels_on_tie ? row_share < channel_share : row_share <= channel_share) {
+  if (rule.channels_on_tie ? row_share < channel_share : row_share <= channel_share) {
     s.row_band = row_band;
     s.row_bands = ceil_div(g.ho, row_band);
   } else {
