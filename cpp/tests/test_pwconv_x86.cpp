@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 #include "reference/reference.hpp"
 #include "test_util.hpp"
@@ -57,9 +58,13 @@ TEST(PointwiseX86, PixelEdges) {
 }
 
 // NCHW images of few pixels take the transposed path (vectors over output channels, the tile
-// written transposed): pixel counts around its 6 / 7-pixel tiles, channels around its panels.
+// written transposed in 8 x 8 blocks): every pixel count up to two of its tiles (AVX2 6,
+// AVX-512 14 pixels, near-equal tiles) and beyond, channels around its panels.
 TEST(PointwiseX86, FewPixelsNchw) {
-  for (int64_t hw : {1, 2, 5, 6, 7, 8, 13, 14, 15, 28, 29, 49, 100, 196})
+  std::vector<int64_t> sizes;
+  for (int64_t hw = 1; hw <= 30; ++hw) sizes.push_back(hw);
+  for (int64_t hw : {41, 42, 43, 49, 56, 100, 196}) sizes.push_back(hw);
+  for (int64_t hw : sizes)
     for (int64_t cout : {16, 32, 48, 64, 96})
       expect_all_isas_match_reference(pw_case(1, 21, cout, 1, hw, Layout::NCHW, Activation::relu6(), hw % 2 == 0));
   expect_all_isas_match_reference(pw_case(2, 300, 160, 7, 7, Layout::NCHW, Activation::none(), true));

@@ -27,7 +27,7 @@ struct Avx512Config {
   static constexpr const char* name_nhwc_paired[3] = {"avx512/pwconv_nhwc_paired14x8", "avx512/pwconv_nhwc_paired14x16",
                                                       "avx512/pwconv_nhwc_paired8x24"};
   static constexpr const char* name_nchw = "avx512/pwconv_nchw_8x48";
-  static constexpr const char* name_nchw_t = "avx512/pwconv_nchw_t7x32";
+  static constexpr const char* name_nchw_t = "avx512/pwconv_nchw_t14x32";
 };
 
 }  // namespace
