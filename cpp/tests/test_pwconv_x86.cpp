@@ -79,6 +79,11 @@ TEST(PointwiseX86, PanelTileRowsNhwc) {
         expect_all_isas_match_reference(pw_case(1, cin, cout, 1, hw, Layout::NHWC, Activation::relu6(), hw % 2 == 0));
   for (int64_t hw : {13, 14, 15, 28, 29, 49, 113})
     expect_all_isas_match_reference(pw_case(1, 600, 160, 1, hw, Layout::NHWC, Activation::none(), hw % 2 == 1));
+  // Cin past the reduction chunk: the last chunk is short, so each pixel tile runs over every
+  // (whole) panel, and runs of equal tiles go in one call continuing the partial sums.
+  for (int64_t cout : {64, 96})
+    for (int64_t hw : {1, 13, 14, 15, 27, 28, 29, 41, 112, 113, 125})
+      expect_all_isas_match_reference(pw_case(1, 1030, cout, 1, hw, Layout::NHWC, Activation::hardswish(), hw % 2 == 0));
 }
 
 // NHWC with weights that fit in L2 over more than one panel takes the wide tile on AVX-512 (4
@@ -222,7 +227,7 @@ TEST(PointwiseX86, RawWeightsSameBitsAsPacked) {
   };
   const Shape shapes[] = {{1, 600, 160, 7, 7}, {1, 1100, 97, 3, 5}, {1, 960, 320, 2, 7}, {1, 64, 128, 9, 9},
                           {1, 144, 24, 6, 7},  {1, 32, 16, 20, 20}, {2, 300, 96, 7, 7},  {1, 19, 33, 1, 1},
-                          {1, 577, 65, 5, 3}};
+                          {1, 577, 65, 5, 3},  {1, 1030, 64, 5, 6}};
   const int saved = get_num_threads();
   int i = 0;
   for (const std::string& isa : test::isas()) {

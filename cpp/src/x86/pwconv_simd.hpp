@@ -403,30 +403,37 @@ struct Pointwise {
     }
   }
 
-  // MR pixels x NV vectors of output channels, from `panels` consecutive panels (the pixels'
-  // row pointers are set up once for all of them).
+  // `tiles` consecutive tiles of MR pixels, each over `panels` consecutive panels: MR pixels x
+  // NV vectors of output channels per panel (one call for a run of equal tiles: the per-call
+  // setup is paid once).
   template <int MR, int NV, bool Masked>
   static void hwc_tile(int64_t kc, const float* x, int64_t cin, const float* w, float* y, int64_t cout,
-                       const mask* cm, bool first, const Epilogue<V>& e, int64_t panels) {
-    Epilogue<V> ep = e;
-    for (int64_t q = 0; q < panels; ++q) {
-      reg acc[MR][NV];
-      if (first)
-        gemm::zero_tile<V, MR, NV>(acc);
-      else
-        gemm::load_tile<V, MR, NV, Masked>(acc, y, cout, cm);
-      if constexpr (MR > 8)
-        accumulate_rows2<MR, NV>(acc, kc, x, cin, w);
-      else
-        gemm::accumulate<V, MR, NV, false>(acc, kc, x, cin, 1, w, L, PW, mask{});
-      gemm::store_tile<V, MR, NV, Masked>(acc, y, cout, cm, ep);
-      w += PW * cin;
-      y += PW;
-      if (ep.col_bias) ep.col_bias += PW;
+                       const mask* cm, bool first, const Epilogue<V>& e, int64_t panels, int64_t tiles) {
+    for (int64_t t = 0; t < tiles; ++t) {
+      Epilogue<V> ep = e;
+      const float* wq = w;
+      float* yq = y;
+      for (int64_t q = 0; q < panels; ++q) {
+        reg acc[MR][NV];
+        if (first)
+          gemm::zero_tile<V, MR, NV>(acc);
+        else
+          gemm::load_tile<V, MR, NV, Masked>(acc, yq, cout, cm);
+        if constexpr (MR > 8)
+          accumulate_rows2<MR, NV>(acc, kc, x, cin, wq);
+        else
+          gemm::accumulate<V, MR, NV, false>(acc, kc, x, cin, 1, wq, L, PW, mask{});
+        gemm::store_tile<V, MR, NV, Masked>(acc, yq, cout, cm, ep);
+        wq += PW * cin;
+        yq += PW;
+        if (ep.col_bias) ep.col_bias += PW;
+      }
+      x += MR * cin;
+      y += MR * cout;
     }
   }
   using HwcFn = void (*)(int64_t, const float*, int64_t, const float*, float*, int64_t, const mask*, bool,
-                         const Epilogue<V>&, int64_t);
+                         const Epilogue<V>&, int64_t, int64_t);
 
   template <int NV, bool Masked, size_t... I>
   static std::array<HwcFn, MR_HWC> hwc_row(std::index_sequence<I...>) {
@@ -569,19 +576,24 @@ struct Pointwise {
         const int64_t c0 = q * PW + t.shift;
         e.col_bias = bias ? bias + c0 : nullptr;
         const float* w = wp + (q - q_base) * PW * cin + kb * PW + t.shift;
-        const int64_t n = pe - p, tiles = div_up(n, MR_HWC);
-        for (int64_t i = 0; i < tiles; ++i) {
-          const int64_t mr = near_equal_part(n, tiles, i);
-          hwc_fn(mr, t.nv, t.masked)(kc, x + p * cin + kb, cin, w, y + p * cout + c0, cout, t.cm, first, e, panels);
-          p += mr;
-        }
+        // Near-equal tiles: n % tiles of them one pixel larger, each run of equal tiles in one call.
+        const int64_t n = pe - p, tiles = div_up(n, MR_HWC), big = n % tiles, mr = n / tiles;
+        for (const auto& [size, count] : {std::pair<int64_t, int64_t>{mr + 1, big}, {mr, tiles - big}})
+          if (count > 0) {
+            hwc_fn(size, t.nv, t.masked)(kc, x + p * cin + kb, cin, w, y + p * cout + c0, cout, t.cm, first, e, panels,
+                                         count);
+            p += size * count;
+          }
       };
       // Short reductions (the weights of the whole channel range fit in L1): pixel tiles
       // outermost, every panel per tile, so the per-tile setup is paid once per pixel tile.
       const bool pixels_outer = kc * (q1 - q0) * PW * int64_t(sizeof(float)) <= 32 * 1024;
       for (int64_t pb = p0; pb < p1; pb += Cfg::MC_HWC) {
         const int64_t pe = std::min(p1, pb + Cfg::MC_HWC);
-        if (pixels_outer) {
+        if (pixels_outer && q0 == qa && q1 == qb && qb > qa) {
+          // Whole panels only: every pixel tile of the block over all of them, in one call per run of equal tiles.
+          run_panel(qa, pb, pe, qb - qa, full);
+        } else if (pixels_outer) {
           for (int64_t p = pb; p < pe; p += MR_HWC) {
             const int64_t pt = std::min(pe, p + MR_HWC);
             for (int64_t q = q0; q < q1; ++q) {
