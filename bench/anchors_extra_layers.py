@@ -21,6 +21,7 @@ def _pw(cin, cout, hw, note=""):
 
 LAYERS = [
     _dw(64, 112, 2, note="MBv1 conv_dw_2"),
+    _dw(128, 56, 1, note="MBv1 conv_dw_3"),
     _dw(256, 28, 1, note="MBv1 conv_dw_5"),
     _dw(512, 14, 1, note="MBv1 conv_dw_7..11"),
     _dw(1024, 7, 1, note="MBv1 conv_dw_13"),

@@ -169,10 +169,14 @@ TEST(DwconvNhwcX86, WritesOnlyItsWorkRange) {
 }
 
 // Channel counts whose pixel stride is a multiple of 1..4 KiB (256, 512, 1024 channels) on maps
-// wide enough that the shaped kernels stage their input rows (x86/dwconv_nhwc_simd.hpp,
-// staged_group: 3x3 at C1024 from width 5, C512 from 10, C256 from 19; 5x5 and 7x7 sooner):
+// wide enough that the shaped kernels stage their input rows (staged_width below, from
+// x86/dwconv_nhwc_simd.hpp staged_group; the widest rows fall back to the direct tiles):
 // every shape, odd widths, heights 1..9 (rows entirely in the padding too), padding 0..k per
 // side, every activation, bias and none; run with two threads (split rows or channels).
+// The narrowest input width whose k x k rows are staged: k * width > 23 lines per L1 set times
+// the pixel offsets modulo 4 KiB (4 for 256 channels, 2 for 512, 1 for 1024).
+static int64_t staged_width(int64_t ch, int64_t k) { return 23 * (4096 / (ch * 4)) / k + 1; }
+
 TEST(DwconvNhwcX86, StagedRowsPowerOfTwoStrides) {
   const int saved = get_num_threads();
   set_num_threads(2);
@@ -182,7 +186,7 @@ TEST(DwconvNhwcX86, StagedRowsPowerOfTwoStrides) {
     for (int64_t k : {3, 5, 7})
       for (int64_t s : {1, 2}) {
         if (k == 7 && s == 2) continue;
-        const int64_t w0 = ch == 256 ? 19 : ch == 512 ? 10 : 5;
+        const int64_t w0 = staged_width(ch, k);
         for (int64_t w : {w0, w0 + 1, w0 + 4, 2 * w0 + 3})
           for (int64_t h : {int64_t(1), test::pick(rng, 2, 5), test::pick(rng, 6, 9)}) {
             Case c;
@@ -208,7 +212,7 @@ TEST(DwconvNhwcX86, StagedRowsWorkRangesAndOffsets) {
     for (int n = 0; n < 60; ++n) {
       const int64_t ch = n % 3 == 0 ? 256 : n % 3 == 1 ? 512 : 1024;
       const int64_t k = n % 4 == 3 ? 7 : n % 2 ? 5 : 3, s = k == 7 || n % 5 == 0 ? 1 : test::pick(rng, 1, 2);
-      const int64_t w = (ch == 256 ? 19 : ch == 512 ? 10 : 5) + test::pick(rng, 0, 9), h = test::pick(rng, 1, 12);
+      const int64_t w = staged_width(ch, k) + test::pick(rng, 0, 9), h = test::pick(rng, 1, 12);
       Case c;
       if (!test::make_depthwise_case(c, Layout::NHWC, ch, 1, h, w, k, k, s, s, 1, 1, test::random_padding(rng, k, k), n, n % 2 == 0)) continue;
       const detail::ConvGeometry g = detail::depthwise_geometry(c.in, c.weight_shape, c.p);
