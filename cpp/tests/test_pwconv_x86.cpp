@@ -70,6 +70,15 @@ TEST(PointwiseX86, FewPixelsNchw) {
   expect_all_isas_match_reference(pw_case(2, 300, 160, 7, 7, Layout::NCHW, Activation::none(), true));
 }
 
+// NCHW pixel-vector tiles run in one call per run of whole tiles, then the tail: pixel counts
+// around the tiles (AVX2 16, AVX-512 48) and the 384-pixel blocks, a reduction in two chunks
+// (the second continues the partial sums), channel tiles of every size.
+TEST(PointwiseX86, PixelTileRunsNchw) {
+  for (int64_t hw : {257, 288, 289, 383, 384, 385, 431, 432, 433, 1000})
+    for (int64_t cout : {5, 20})
+      expect_all_isas_match_reference(pw_case(1, 300, cout, 1, hw, Layout::NCHW, Activation::relu(), hw % 2 == 1));
+}
+
 // NHWC panel tiles (AVX-512 14x32, rows read from two bases): every pixel count up to two
 // tiles, near-equal tiles of the 112-pixel blocks, short and long reductions.
 TEST(PointwiseX86, PanelTileRowsNhwc) {
@@ -227,7 +236,7 @@ TEST(PointwiseX86, RawWeightsSameBitsAsPacked) {
   };
   const Shape shapes[] = {{1, 600, 160, 7, 7}, {1, 1100, 97, 3, 5}, {1, 960, 320, 2, 7}, {1, 64, 128, 9, 9},
                           {1, 144, 24, 6, 7},  {1, 32, 16, 20, 20}, {2, 300, 96, 7, 7},  {1, 19, 33, 1, 1},
-                          {1, 577, 65, 5, 3},  {1, 1030, 64, 5, 6}};
+                          {1, 577, 65, 5, 3},  {1, 1030, 64, 5, 6}, {1, 300, 40, 20, 21}};
   const int saved = get_num_threads();
   int i = 0;
   for (const std::string& isa : test::isas()) {

@@ -616,19 +616,25 @@ struct Pointwise {
   // MR output channels (one panel's lanes) x NV vectors of pixels; Masked: the last vector is
   // a tail of the pixel range, loaded and stored under cm[NV-1].
   template <int MR, int NV, bool Masked>
+  // `tiles` consecutive tiles along the pixels in one call (the per-call setup paid once per run).
   static void chw_tile(int64_t kc, const float* w, const float* x, int64_t plane, float* y, mask tail, bool first,
-                       const Epilogue<V>& e) {
+                       const Epilogue<V>& e, int64_t tiles) {
     mask cm[NV];
     for (int j = 0; j < NV; ++j) cm[j] = j == NV - 1 ? tail : V::lanes(0, L);
-    reg acc[MR][NV];
-    if (first)
-      gemm::zero_tile<V, MR, NV>(acc);
-    else
-      gemm::load_tile<V, MR, NV, Masked>(acc, y, plane, cm);
-    gemm::accumulate<V, MR, NV, Masked>(acc, kc, w, 1, PW, x, L, plane, tail);
-    gemm::store_tile<V, MR, NV, Masked>(acc, y, plane, cm, e);
+    for (int64_t t = 0; t < tiles; ++t) {
+      reg acc[MR][NV];
+      if (first)
+        gemm::zero_tile<V, MR, NV>(acc);
+      else
+        gemm::load_tile<V, MR, NV, Masked>(acc, y, plane, cm);
+      gemm::accumulate<V, MR, NV, Masked>(acc, kc, w, 1, PW, x, L, plane, tail);
+      gemm::store_tile<V, MR, NV, Masked>(acc, y, plane, cm, e);
+      x += NV * L;
+      y += NV * L;
+    }
   }
-  using ChwFn = void (*)(int64_t, const float*, const float*, int64_t, float*, mask, bool, const Epilogue<V>&);
+  using ChwFn = void (*)(int64_t, const float*, const float*, int64_t, float*, mask, bool, const Epilogue<V>&,
+                         int64_t);
 
   template <bool Masked, int MR, size_t... J>
   static std::array<ChwFn, NV_CHW> chw_row(std::index_sequence<J...>) {
@@ -663,11 +669,15 @@ struct Pointwise {
           const int64_t mr = std::min<int64_t>({MR_CHW, r.oc_end - o, (q + 1) * PW - o});
           const float* w = wp + (q - q_base) * PW * cin + kb * PW + (o - q * PW);
           e.row_bias = bias ? bias + o : nullptr;
-          for (int64_t p = pb; p < pe; p += NP) {
-            const int64_t np = std::min(NP, pe - p);
-            const int64_t nv = div_up(np, L);
-            const int rem = int(np - (nv - 1) * L);
-            chw_fn(mr, nv, rem != L)(kc, w, x + kb * plane + p, plane, y + o * plane + p, V::lanes(0, rem), first, e);
+          // The whole NP-pixel tiles in one call, then the rest.
+          const int64_t full = (pe - pb) / NP;
+          if (full > 0)
+            chw_fn(mr, NV_CHW, false)(kc, w, x + kb * plane + pb, plane, y + o * plane + pb, V::lanes(0, L), first, e,
+                                      full);
+          if (const int64_t p = pb + full * NP; p < pe) {
+            const int64_t nv = div_up(pe - p, L);
+            const int rem = int(pe - p - (nv - 1) * L);
+            chw_fn(mr, nv, rem != L)(kc, w, x + kb * plane + p, plane, y + o * plane + p, V::lanes(0, rem), first, e, 1);
           }
           o += mr;
         }
