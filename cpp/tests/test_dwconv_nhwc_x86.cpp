@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstdint>
 #include <random>
+#include <utility>
+#include <vector>
 
 #include "core/geometry.hpp"
 #include "dispatch/dispatch.hpp"
@@ -130,6 +132,26 @@ TEST(DwconvNhwcX86, LargerLayersAndTwoThreads) {
   set_num_threads(saved);
 }
 
+// The selected kernel and the reference on work range r of geometry g (k x k weights and bias
+// from `seed`, packed for the kernel; no bias when !with_bias): both outputs start at -7, so
+// whatever lies outside the range shows.
+static std::pair<std::vector<float>, std::vector<float>> kernel_and_reference_on_range(
+    const detail::ConvGeometry& g, const detail::WorkRange& r, const float* x, int64_t k, uint32_t seed,
+    bool with_bias, const Activation& act) {
+  const auto& kt = detail::kernel_table().depthwise;
+  const auto wt = test::random_floats(size_t(g.cout * k * k), seed + 1);
+  const auto b = test::random_floats(size_t(g.cout), seed + 2);
+  const detail::WeightDims d{g.cout, 1, k, k};
+  std::vector<float> packed(kt.packed_size(d, Layout::NHWC));
+  kt.pack(d, Layout::NHWC, wt.data(), packed.data());
+  const size_t out = size_t(g.cout * g.ho * g.wo);
+  std::vector<float> got(out, -7.0f), want(out, -7.0f);
+  const float* bias = with_bias ? b.data() : nullptr;
+  kt.select(g).run(g, r, x, packed.data(), bias, act, got.data());
+  detail::reference::dwconv(g, r, x, wt.data(), bias, act, want.data());
+  return {got, want};
+}
+
 // A kernel computes exactly its work range (any channel range that is a multiple of the
 // multiplier, any rows): outputs outside keep their old values.
 TEST(DwconvNhwcX86, WritesOnlyItsWorkRange) {
@@ -145,21 +167,13 @@ TEST(DwconvNhwcX86, WritesOnlyItsWorkRange) {
       const detail::ConvGeometry g = detail::depthwise_geometry(c.in, c.weight_shape, c.p);
       const auto& kt = detail::kernel_table().depthwise;
       const auto x = test::random_floats(size_t(ch * h * w), uint32_t(n));
-      const auto wt = test::random_floats(size_t(g.cout * k * k), uint32_t(n + 1));
-      const auto b = test::random_floats(size_t(g.cout), uint32_t(n + 2));
-      const detail::WeightDims d{g.cout, 1, k, k};
-      std::vector<float> packed(kt.packed_size(d, Layout::NHWC));
-      kt.pack(d, Layout::NHWC, wt.data(), packed.data());
       detail::WorkRange r;
       r.oc_begin = test::pick(rng, 0, ch - 1) * mult;
       r.oc_end = test::pick(rng, r.oc_begin / mult + 1, ch) * mult;
       r.oh_begin = test::pick(rng, 0, g.ho - 1);
       r.oh_end = test::pick(rng, r.oh_begin + 1, g.ho);
-      const size_t out = size_t(g.cout * g.ho * g.wo);
-      std::vector<float> got(out, -7.0f), want(out, -7.0f);
-      kt.select(g).run(g, r, x.data(), packed.data(), b.data(), c.p.activation, got.data());
-      detail::reference::dwconv(g, r, x.data(), wt.data(), b.data(), c.p.activation, want.data());
-      for (size_t i = 0; i < out; ++i)
+      const auto [got, want] = kernel_and_reference_on_range(g, r, x.data(), k, uint32_t(n), true, c.p.activation);
+      for (size_t i = 0; i < got.size(); ++i)
         ASSERT_NEAR(got[i], want[i], 1e-5f * std::max(1.0f, std::fabs(want[i])))
             << isa << " " << kt.select(g).name << " " << test::describe(c) << " range oc [" << r.oc_begin << ","
             << r.oc_end << ") oh [" << r.oh_begin << "," << r.oh_end << ") at " << i;
@@ -220,22 +234,13 @@ TEST(DwconvNhwcX86, StagedRowsWorkRangesAndOffsets) {
       const int64_t offset = n % 16;
       auto xbuf = test::random_floats(size_t(ch * h * w + 16 + 64), uint32_t(n));
       const float* x = xbuf.data() + (16 - reinterpret_cast<uintptr_t>(xbuf.data()) / sizeof(float) % 16) + offset;
-      const auto wt = test::random_floats(size_t(g.cout * k * k), uint32_t(n + 1));
-      const auto b = test::random_floats(size_t(g.cout), uint32_t(n + 2));
-      const detail::WeightDims d{g.cout, 1, k, k};
-      std::vector<float> packed(kt.packed_size(d, Layout::NHWC));
-      kt.pack(d, Layout::NHWC, wt.data(), packed.data());
       detail::WorkRange r;
       r.oc_begin = n % 4 == 0 ? 0 : test::pick(rng, 0, ch / 2);
       r.oc_end = n % 4 == 1 ? ch : test::pick(rng, r.oc_begin + 1, ch);
       r.oh_begin = test::pick(rng, 0, g.ho - 1);
       r.oh_end = test::pick(rng, r.oh_begin + 1, g.ho);
-      const size_t out = size_t(g.cout * g.ho * g.wo);
-      std::vector<float> got(out, -7.0f), want(out, -7.0f);
-      const float* bias = n % 3 == 2 ? nullptr : b.data();
-      kt.select(g).run(g, r, x, packed.data(), bias, c.p.activation, got.data());
-      detail::reference::dwconv(g, r, x, wt.data(), bias, c.p.activation, want.data());
-      for (size_t i = 0; i < out; ++i)
+      const auto [got, want] = kernel_and_reference_on_range(g, r, x, k, uint32_t(n), n % 3 != 2, c.p.activation);
+      for (size_t i = 0; i < got.size(); ++i)
         ASSERT_NEAR(got[i], want[i], (1e-5f + 4e-7f * float(k * k)) * std::max(1.0f, std::fabs(want[i])))
             << isa << " " << kt.select(g).name << " " << test::describe(c) << " offset " << offset << " range oc ["
             << r.oc_begin << "," << r.oc_end << ") oh [" << r.oh_begin << "," << r.oh_end << ") at " << i;

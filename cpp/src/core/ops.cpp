@@ -82,12 +82,20 @@ SplitRule split_rule(Op op, const ConvGeometry& g) {
   return {16 * m, false, true};
 }
 
-// Runs `kernel` over the batch. Tasks are (image, output-channel block, row band).
-void run_batched(const ConvGeometry& g, int64_t batch, KernelFn kernel, const float* x, const float* w,
-                 const float* bias, const Activation& act, float* y, const SplitRule& rule) {
+void check_pointers(const float* x, const float* y) {
+  if (!x) throw Error("input is null");
+  if (!y) throw Error("output is null");
+}
+
+// Runs `kernel` over the batch, with its weights w in the form it reads (packed or raw).
+// Tasks are (image, output-channel block, row band), or slices (threads.hpp).
+void run_batched(Op op, const ConvGeometry& g, int64_t batch, KernelFn kernel, const float* x, const float* w,
+                 const float* bias, const Activation& act, float* y) {
+  check_pointers(x, y);
+  ScopedCall call;
   if (batch == 0 || g.ho == 0 || g.wo == 0) return;
   const int64_t in_size = input_image_size(g), out_size = output_image_size(g);
-  const WorkSplit s = plan_work(g, batch, rule);
+  const WorkSplit s = plan_work(g, batch, split_rule(op, g));
   parallel_for(s.tasks(), s.threads, [&](int64_t task) {
     const WorkSplit::Task t = s.task(task);
     if (t.empty()) return;
@@ -96,33 +104,19 @@ void run_batched(const ConvGeometry& g, int64_t batch, KernelFn kernel, const fl
   });
 }
 
-void check_pointers(const float* x, const float* y) {
-  if (!x) throw Error("input is null");
-  if (!y) throw Error("output is null");
-}
-
 void run_op(Op op, const ConvGeometry& g, int64_t batch, const float* x, const PackedWeights::Impl& w,
             const float* bias, const Activation& act, float* y) {
-  check_pointers(x, y);
-  const OpKernels& k = op_kernels(kernel_table(), op);
-  const KernelChoice choice = k.select(g);
-  ScopedCall call;
-  run_batched(g, batch, choice.run, x, w.data.get(), bias, act, y, split_rule(op, g));
+  run_batched(op, g, batch, op_kernels(kernel_table(), op).select(g).run, x, w.data.get(), bias, act, y);
 }
 
 void run_raw(Op op, const ConvGeometry& g, int64_t batch, const float* x, const float* weight,
              const std::vector<int64_t>& shape, const float* bias, const Activation& act, float* y) {
+  if (!weight) throw Error("weight is null");
   // A kernel that packs its own channel range as it goes (into a cache-resident buffer) beats
   // packing everything first, unless each thread would repack the weights for many images.
   const OpKernels& k = op_kernels(kernel_table(), op);
   const KernelChoice raw = k.select_raw && batch <= get_num_threads() ? k.select_raw(g) : KernelChoice{};
-  if (raw.run) {
-    if (!weight) throw Error("weight is null");
-    check_pointers(x, y);
-    ScopedCall call;
-    run_batched(g, batch, raw.run, x, weight, bias, act, y, split_rule(op, g));
-    return;
-  }
+  if (raw.run) return run_batched(op, g, batch, raw.run, x, weight, bias, act, y);
   const auto packed = make_packed(weight, shape, op, g.layout);
   run_op(op, g, batch, x, *packed, bias, act, y);
 }

@@ -207,6 +207,19 @@ struct TileSpec {
   int n, skip;
 };
 
+// A row of wo pixels in the fewest tiles of at most T pixels, of near-equal widths (no 1-pixel
+// border tile, a single chain of kh*kw dependent FMAs, and no short remainder); SKIP 0.
+// Returns the number of tiles.
+template <int T>
+int64_t plan_row_tiles(int64_t wo, TileSpec* tiles) {
+  const int64_t nt = (wo + T - 1) / T, base = wo / nt, wide = wo % nt;  // `wide` tiles of base+1
+  for (int64_t k = 0, ow = 0; k < nt; ++k) {
+    tiles[k] = TileSpec{ow, int(base + (k < wide)), 0};
+    ow += tiles[k].n;
+  }
+  return nt;
+}
+
 // MASKED: the block's lanes are not all real channels (b.mask). MULT: depth multiplier > 1.
 template <class I, class S, bool MASKED, bool MULT>
 struct Kernel {
@@ -670,14 +683,10 @@ __attribute__((noinline)) void run_staged(const Geo& g, const WorkRange& r, cons
     std::fill(buf + k * slot, buf + k * slot + q0 * px, 0.0f);
     std::fill(buf + k * slot + q1 * px, buf + (k + 1) * slot, 0.0f);
   }
-  // The row's tiles: the fewest of at most T pixels, of near-equal widths, all direct.
+  // The row's tiles, all direct.
   constexpr int64_t kMaxTiles = (kStageBytes / (V * int64_t(sizeof(float)) * StageRing<S>::min_slots) + T - 1) / T;
   TileSpec tiles[kMaxTiles];
-  const int64_t nt = (g.wo + T - 1) / T, base_n = g.wo / nt, wide = g.wo % nt;
-  for (int64_t k = 0, ow = 0; k < nt; ++k) {
-    tiles[k] = TileSpec{ow, int(base_n + (k < wide)), 0};
-    ow += tiles[k].n;
-  }
+  const int64_t nt = plan_row_tiles<T>(g.wo, tiles);
   const bool pairs = S::WREG && g.wo <= T / 2;
 
   Block<I> blocks[kMaxStageGroup];
@@ -803,20 +812,15 @@ void run_blocks(const ConvGeometry& cg, const WorkRange& r, const float* x, cons
       cm = colmask;
     }
   }
-  // The tiles of every row: the fewest of at most T pixels, of near-equal widths (no 1-pixel
-  // border tile, a single chain of kh*kw dependent FMAs, and no short remainder). Tiles that
-  // touch a border read their columns through the mask table; the others load directly.
+  // The tiles of every row (plan_row_tiles). Tiles that touch a border read their columns
+  // through the mask table; the others load directly.
   constexpr int64_t kMaxTiles = S::fixed ? (kMaxMaskCols + S::T - 1) / S::T : 1;
   TileSpec tiles[kMaxTiles];
   int64_t ntiles = 0;
   if constexpr (S::fixed) {
     if (cm) {
-      const int64_t nt = (g.wo + S::T - 1) / S::T, base = g.wo / nt, wide = g.wo % nt;  // `wide` tiles of base+1
-      for (int64_t k = 0, ow = 0; k < nt; ++k) {
-        const int64_t n = base + (k < wide);
-        tiles[ntiles++] = TileSpec{ow, int(n), Kernel<I, S, false, MULT>::skip_of(g, ow, n)};
-        ow += n;
-      }
+      ntiles = plan_row_tiles<S::T>(g.wo, tiles);
+      for (int64_t k = 0; k < ntiles; ++k) tiles[k].skip = Kernel<I, S, false, MULT>::skip_of(g, tiles[k].ow, tiles[k].n);
     }
   }
 

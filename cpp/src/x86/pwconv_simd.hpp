@@ -347,7 +347,8 @@ struct Pointwise {
     }
   };
   // gemm::accumulate (broadcasts s[i*si + k*sk], vectors from a packed panel) with `blocks` steps
-  // of `job` spread over the reduction.
+  // of `job` spread over the reduction. Its own loop, not gemm::accumulate over chunks: the
+  // chunked form measured 1-3% slower (raw 320->1280 7x7 NCHW).
   template <int MR, int NV>
   static DSCONV_GEMM_INLINE void accumulate_packing(reg (&acc)[MR][NV], int64_t kc, const float* s, int64_t si,
                                                     int64_t sk, const float* w, PackJob& job, int64_t blocks) {
@@ -615,8 +616,8 @@ struct Pointwise {
   // ------------------------------------------------------------------ NCHW
   // MR output channels (one panel's lanes) x NV vectors of pixels; Masked: the last vector is
   // a tail of the pixel range, loaded and stored under cm[NV-1].
-  template <int MR, int NV, bool Masked>
   // `tiles` consecutive tiles along the pixels in one call (the per-call setup paid once per run).
+  template <int MR, int NV, bool Masked>
   static void chw_tile(int64_t kc, const float* w, const float* x, int64_t plane, float* y, mask tail, bool first,
                        const Epilogue<V>& e, int64_t tiles) {
     mask cm[NV];
