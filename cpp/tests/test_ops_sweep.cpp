@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <random>
 
 #include "core/geometry.hpp"
@@ -67,7 +68,20 @@ TEST_P(OpsSweep, Conv2d) {
 
 INSTANTIATE_TEST_SUITE_P(Random, OpsSweep, ::testing::Range(0, 60));
 
+// Keeps the fork gate open, so calls meant to split do split on a loaded test machine.
+class ForkAlways {
+ public:
+  ForkAlways() : was_enabled_(detail::fork_gate().enabled()) { detail::fork_gate().set_enabled(false); }
+  ~ForkAlways() { detail::fork_gate().set_enabled(was_enabled_); }
+  ForkAlways(const ForkAlways&) = delete;
+  ForkAlways& operator=(const ForkAlways&) = delete;
+
+ private:
+  bool was_enabled_;
+};
+
 TEST(OpsSweep, ThreadCountNeverChangesTheBits) {
+  ForkAlways fork;
   const TensorShape in{1, 40, 64, 64};  // large enough to be split (threads.cpp: 110k MACs per thread)
   const auto x = test::random_floats(test::count(in), 7);
   const auto dw = test::random_floats(40 * 9, 8), pw = test::random_floats(40 * 24, 9);
@@ -91,6 +105,8 @@ TEST(OpsSweep, ThreadCountNeverChangesTheBits) {
 
 // Forces every call to split (the real threshold keeps these small shapes on one thread).
 class SplitEverything {
+  ForkAlways fork_;
+
  public:
   SplitEverything() : macs_(detail::min_macs_per_thread()), threads_(get_num_threads()) {
     detail::set_min_macs_per_thread(1);
@@ -157,6 +173,57 @@ TEST(OpsSweep, NhwcDepthwiseSlicesMatchReference) {
       test::expect_all_isas_match_reference(Case{Op::Depthwise, {1, c, h, w}, {c * m, 1, k, k}, p, true});
     }
   }
+}
+
+// Every index runs exactly once, whatever the thread count, and a task's exception reaches the
+// caller.
+TEST(Threads, ParallelForRunsEachIndexOnce) {
+  ForkAlways fork;
+  for (int threads : {1, 2, 3, 5})
+    for (int64_t n : {0, 1, 2, 3, 7, 64}) {
+      std::vector<std::atomic<int>> runs(static_cast<size_t>(n));
+      detail::parallel_for(n, threads, [&](int64_t i) { runs[size_t(i)].fetch_add(1); });
+      for (int64_t i = 0; i < n; ++i) EXPECT_EQ(runs[size_t(i)].load(), 1) << "n " << n << " threads " << threads;
+    }
+  for (int threads : {1, 2})
+    EXPECT_THROW(detail::parallel_for(8, threads,
+                                      [](int64_t i) {
+                                        if (i == 3) throw Error("task 3");
+                                      }),
+                 Error);
+}
+
+// The gate closes after a join that held the caller longer than both the stall bound and its
+// own work, for a back-off that doubles while stalls repeat (up to the cap), and resets after a
+// call without one. Waits shorter than the caller's own work (two threads still beat one) and
+// short waits (a worker waking from sleep) never close it.
+TEST(Threads, ForkGateBacksOffAfterStalls) {
+  using G = detail::ForkGate;
+  G gate;
+  const int64_t ms = 1'000'000;
+  EXPECT_TRUE(gate.open(0));
+  gate.record(1 * ms, 10'000, G::kStallNs - 1);
+  gate.record(2 * ms, 5 * G::kStallNs, 2 * G::kStallNs);
+  EXPECT_TRUE(gate.open(2 * ms));
+  EXPECT_EQ(gate.backoff_ns(), G::kMinBackoffNs);
+
+  gate.record(10 * ms, 10'000, G::kStallNs + 1);
+  EXPECT_FALSE(gate.open(10 * ms + G::kMinBackoffNs - 1));
+  EXPECT_TRUE(gate.open(10 * ms + G::kMinBackoffNs));
+  EXPECT_EQ(gate.backoff_ns(), 2 * G::kMinBackoffNs);
+
+  int64_t now = 10 * ms + G::kMinBackoffNs;
+  for (int stall = 0; stall < 12; ++stall) {
+    const int64_t backoff = gate.backoff_ns();
+    gate.record(now, 10'000, 8 * ms);
+    EXPECT_EQ(gate.closed_until_ns(), now + backoff);
+    EXPECT_LE(gate.backoff_ns(), G::kMaxBackoffNs);
+    now += backoff;
+  }
+  EXPECT_EQ(gate.backoff_ns(), G::kMaxBackoffNs);
+  gate.record(now, 10'000, 20'000);
+  EXPECT_TRUE(gate.open(now));
+  EXPECT_EQ(gate.backoff_ns(), G::kMinBackoffNs);
 }
 
 }  // namespace

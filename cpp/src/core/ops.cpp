@@ -96,11 +96,14 @@ void run_batched(Op op, const ConvGeometry& g, int64_t batch, KernelFn kernel, c
   if (batch == 0 || g.ho == 0 || g.wo == 0) return;
   const int64_t in_size = input_image_size(g), out_size = output_image_size(g);
   const WorkSplit s = plan_work(g, batch, split_rule(op, g));
-  parallel_for(s.tasks(), s.threads, [&](int64_t task) {
-    const WorkSplit::Task t = s.task(task);
-    if (t.empty()) return;
-    WorkRange r{t.oc_begin, t.oc_end, t.oh_begin, t.oh_end};
-    kernel(g, r, x + t.image * in_size, w, bias, act, y + t.image * out_size);
+  const int64_t per_share = s.tasks_per_share();
+  parallel_for(s.shares(), s.threads, [&](int64_t share) {
+    for (int64_t task = share * per_share; task < (share + 1) * per_share; ++task) {
+      const WorkSplit::Task t = s.task(task);
+      if (t.empty()) continue;
+      WorkRange r{t.oc_begin, t.oc_end, t.oh_begin, t.oh_end};
+      kernel(g, r, x + t.image * in_size, w, bias, act, y + t.image * out_size);
+    }
   });
 }
 

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <exception>
 #include <mutex>
 #include <string>
+#include <thread>
 
 #if defined(__linux__)
 #include <sched.h>
@@ -144,13 +146,59 @@ WorkSplit plan_work(const ConvGeometry& g, int64_t batch, const SplitRule& rule)
   return s;
 }
 
-void parallel_for(int64_t n, int threads, const std::function<void(int64_t)>& body) {
+void ForkGate::record(int64_t now_ns, int64_t caller_busy_ns, int64_t join_wait_ns) {
+  if (join_wait_ns > std::max(kStallNs, caller_busy_ns)) {
+    const int64_t backoff = backoff_ns_.load(std::memory_order_relaxed);
+    closed_until_ns_.store(now_ns + backoff, std::memory_order_relaxed);
+    backoff_ns_.store(std::min(kMaxBackoffNs, 2 * backoff), std::memory_order_relaxed);
+  } else {
+    backoff_ns_.store(kMinBackoffNs, std::memory_order_relaxed);
+  }
+}
+
+ForkGate& fork_gate() {
+  static ForkGate gate;
+  return gate;
+}
+
+namespace {
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+void run_serial(int64_t n, const std::function<void(int64_t)>& body) {
+  for (int64_t i = 0; i < n; ++i) body(i);
+}
+
 #if defined(DSCONV_HAVE_OPENMP)
-  if (threads > 1 && n > 1) {
-    std::exception_ptr error;
-    std::mutex error_mutex;
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (int64_t i = 0; i < n; ++i) {
+// Waits for the other threads to reach the end of the work, yielding the core: a worker woken
+// onto the caller's core (the scheduler's choice when the others are busy) runs only once the
+// caller lets it, and OpenMP's own join barrier spins for milliseconds first.
+void wait_for(const std::atomic<int>& arrived, int threads) {
+  for (int spin = 0; arrived.load(std::memory_order_acquire) < threads; ++spin) {
+    if (spin < 2000) {
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    } else {
+      std::this_thread::yield();
+    }
+  }
+}
+
+void run_forked(int64_t n, int threads, const std::function<void(int64_t)>& body) {
+  std::exception_ptr error;
+  std::mutex error_mutex;
+  std::atomic<int64_t> next{0};
+  std::atomic<int> finished{0};
+  const int64_t start = now_ns();
+  int64_t caller_done = start;
+#pragma omp parallel num_threads(threads)
+  {
+    for (int64_t i = next.fetch_add(1, std::memory_order_relaxed); i < n;
+         i = next.fetch_add(1, std::memory_order_relaxed)) {
       try {
         body(i);
       } catch (...) {
@@ -158,13 +206,27 @@ void parallel_for(int64_t n, int threads, const std::function<void(int64_t)>& bo
         if (!error) error = std::current_exception();
       }
     }
-    if (error) std::rethrow_exception(error);
-    return;
+    finished.fetch_add(1, std::memory_order_acq_rel);
+    if (omp_get_thread_num() == 0) {
+      caller_done = now_ns();
+      wait_for(finished, omp_get_num_threads());
+    }
   }
+  const int64_t end = now_ns();
+  fork_gate().record(end, caller_done - start, end - caller_done);
+  if (error) std::rethrow_exception(error);
+}
+#endif
+
+}  // namespace
+
+void parallel_for(int64_t n, int threads, const std::function<void(int64_t)>& body) {
+#if defined(DSCONV_HAVE_OPENMP)
+  if (threads > 1 && n > 1 && fork_gate().open(now_ns())) return run_forked(n, threads, body);
 #else
   (void)threads;
 #endif
-  for (int64_t i = 0; i < n; ++i) body(i);
+  run_serial(n, body);
 }
 
 ScopedCall::ScopedCall() { g_calls_in_flight.fetch_add(1, std::memory_order_relaxed); }

@@ -1,6 +1,7 @@
 // Threads: how a call is split into independent tasks, and the OpenMP loop that runs them.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 
@@ -32,8 +33,12 @@ struct WorkSplit {
   int64_t parts = 1;  // slices per image
   int threads = 1;
 
-  int64_t tasks() const { return slices ? batch * parts * 3 : batch * channel_blocks * row_bands; }
+  int64_t tasks() const { return shares() * tasks_per_share(); }
   Task task(int64_t i) const;
+  // The tasks in shares, one thread's portion each: share i is tasks [i*t, (i+1)*t), t =
+  // tasks_per_share() (a slice's three pieces stay with one thread).
+  int64_t shares() const { return slices ? batch * parts : batch * channel_blocks * row_bands; }
+  int64_t tasks_per_share() const { return slices ? 3 : 1; }
 
  private:
   Task slice_task(int64_t i) const;
@@ -53,7 +58,43 @@ struct SplitRule {
 // can call concurrently), one when the layer is too small to pay for the fork/join.
 WorkSplit plan_work(const ConvGeometry& g, int64_t batch, const SplitRule& rule);
 
+// Runs body(0..n-1) on up to `threads` threads: each takes the next index in turn, so a thread
+// that starts late leaves its share to the caller. When the fork gate is closed, the caller runs
+// them all.
 void parallel_for(int64_t n, int threads, const std::function<void(int64_t)>& body);
+
+// Whether forking threads pays right now. Forking pays only while the other threads get a core
+// promptly: with the other cores busy (another process, a spinning pool of another library), a
+// woken OpenMP worker can wait for a scheduler slice, 4-12 ms measured on this 2-core VM with
+// one busy process, and the join holds the caller with it (a 10 us layer took 8 ms). A call
+// whose caller waited at the join longer than its own work, and longer than `stall_ns` (far
+// above a worker's wake-up from sleep, 20-100 us), closes the gate: calls run on the caller's
+// thread for `backoff`, which doubles while the stalls persist (up to `max_backoff_ns`) and
+// resets after a call without one.
+class ForkGate {
+ public:
+  static constexpr int64_t kStallNs = 500'000;
+  static constexpr int64_t kMinBackoffNs = 50'000'000;
+  static constexpr int64_t kMaxBackoffNs = 2'000'000'000;
+
+  bool open(int64_t now_ns) const {
+    return !enabled_.load(std::memory_order_relaxed) || now_ns >= closed_until_ns_.load(std::memory_order_relaxed);
+  }
+  // Tests that must run threads whatever the machine's load turn the gate off.
+  void set_enabled(bool enabled) { enabled_.store(enabled, std::memory_order_relaxed); }
+  bool enabled() const { return enabled_.load(std::memory_order_relaxed); }
+  // A forked call: the caller worked `caller_busy_ns`, then waited `join_wait_ns` for the others.
+  void record(int64_t now_ns, int64_t caller_busy_ns, int64_t join_wait_ns);
+  int64_t closed_until_ns() const { return closed_until_ns_.load(std::memory_order_relaxed); }
+  int64_t backoff_ns() const { return backoff_ns_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<bool> enabled_{true};
+  std::atomic<int64_t> closed_until_ns_{0};
+  std::atomic<int64_t> backoff_ns_{kMinBackoffNs};
+};
+
+ForkGate& fork_gate();
 
 // Counts the calls in flight, so concurrent callers share the cores instead of each taking
 // them all.
