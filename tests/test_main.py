@@ -224,3 +224,16 @@ def test_bad_layers_file_is_a_clear_error(env, tmp_path):
     assert r.returncode != 0 and f"{bad}:2:" in r.stderr and "Traceback" not in r.stderr
     r = dsconv_cli(env, "bench", "--shapes", str(tmp_path / "missing.txt"), check=False)
     assert r.returncode != 0 and "cannot read the shapes file" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_busy_cores_bench_prints_every_layer(env):
+    """bench/busy_cores.py runs (with and without busy processes) and times every layer."""
+    script = Path(__file__).resolve().parents[1] / "bench" / "busy_cores.py"
+    r = subprocess.run([sys.executable, str(script), "--calls", "8"], env=env, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    rows = [line for line in r.stdout.splitlines() if line.startswith("| dw") or line.startswith("| pw")]
+    assert len(rows) == 5
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")][1:]
+        assert len(cells) >= 4 and all(float(c) > 0 for c in cells), row

@@ -163,25 +163,31 @@ ForkGate& fork_gate() {
 
 namespace {
 
-int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 void run_serial(int64_t n, const std::function<void(int64_t)>& body) {
   for (int64_t i = 0; i < n; ++i) body(i);
 }
 
 #if defined(DSCONV_HAVE_OPENMP)
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__) || defined(__arm__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
 // Waits for the other threads to reach the end of the work, yielding the core: a worker woken
 // onto the caller's core (the scheduler's choice when the others are busy) runs only once the
 // caller lets it, and OpenMP's own join barrier spins for milliseconds first.
 void wait_for(const std::atomic<int>& arrived, int threads) {
   for (int spin = 0; arrived.load(std::memory_order_acquire) < threads; ++spin) {
     if (spin < 2000) {
-#if defined(__x86_64__) || defined(__i386__)
-      __builtin_ia32_pause();
-#endif
+      cpu_relax();
     } else {
       std::this_thread::yield();
     }
