@@ -193,29 +193,37 @@ TEST(Threads, ParallelForRunsEachIndexOnce) {
                  Error);
 }
 
-// The gate closes after a join that held the caller longer than both the stall bound and its
-// own work, for a back-off that doubles while stalls repeat (up to the cap), and resets after a
-// call without one. Waits shorter than the caller's own work (two threads still beat one) and
-// short waits (a worker waking from sleep) never close it.
+// The gate closes after kStallsToClose joins in a row that held the caller longer than both the
+// stall bound and its own work, for a back-off that doubles while stalls repeat (up to the cap),
+// and resets after a call without one. Waits shorter than the caller's own work (two threads
+// still beat one) and short waits (a worker waking from sleep) are no stalls.
 TEST(Threads, ForkGateBacksOffAfterStalls) {
   using G = detail::ForkGate;
   G gate;
   const int64_t ms = 1'000'000;
+  auto stalls = [&](int64_t now) {
+    for (int i = 0; i < G::kStallsToClose; ++i) gate.record(now, 10'000, G::kStallNs + 1);
+  };
   EXPECT_TRUE(gate.open(0));
   gate.record(1 * ms, 10'000, G::kStallNs - 1);
   gate.record(2 * ms, 5 * G::kStallNs, 2 * G::kStallNs);
   EXPECT_TRUE(gate.open(2 * ms));
   EXPECT_EQ(gate.backoff_ns(), G::kMinBackoffNs);
 
-  gate.record(10 * ms, 10'000, G::kStallNs + 1);
+  for (int i = 0; i + 1 < G::kStallsToClose; ++i) gate.record(3 * ms, 10'000, 8 * ms);
+  gate.record(4 * ms, 10'000, 20'000);
+  gate.record(5 * ms, 10'000, 8 * ms);
+  EXPECT_TRUE(gate.open(5 * ms)) << "stalls that are not in a row";
+
+  stalls(10 * ms);
   EXPECT_FALSE(gate.open(10 * ms + G::kMinBackoffNs - 1));
   EXPECT_TRUE(gate.open(10 * ms + G::kMinBackoffNs));
   EXPECT_EQ(gate.backoff_ns(), 2 * G::kMinBackoffNs);
 
   int64_t now = 10 * ms + G::kMinBackoffNs;
-  for (int stall = 0; stall < 12; ++stall) {
+  for (int round = 0; round < 12; ++round) {
     const int64_t backoff = gate.backoff_ns();
-    gate.record(now, 10'000, 8 * ms);
+    stalls(now);
     EXPECT_EQ(gate.closed_until_ns(), now + backoff);
     EXPECT_LE(gate.backoff_ns(), G::kMaxBackoffNs);
     now += backoff;

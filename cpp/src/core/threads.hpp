@@ -66,14 +66,16 @@ void parallel_for(int64_t n, int threads, const std::function<void(int64_t)>& bo
 // Whether forking threads pays right now. Forking pays only while the other threads get a core
 // promptly: with the other cores busy (another process, a spinning pool of another library), a
 // woken OpenMP worker can wait for a scheduler slice, 4-12 ms measured on this 2-core VM with
-// one busy process, and the join holds the caller with it (a 10 us layer took 8 ms). A call
-// whose caller waited at the join longer than its own work, and longer than `stall_ns` (far
-// above a worker's wake-up from sleep, 20-100 us), closes the gate: calls run on the caller's
-// thread for `backoff`, which doubles while the stalls persist (up to `max_backoff_ns`) and
-// resets after a call without one.
+// one busy process, and the join holds the caller with it (a 10 us layer took 8 ms). A join
+// that held the caller longer than its own work and longer than `kStallNs` (far above a worker's
+// wake-up from sleep, 20-100 us) is a stall; `kStallsToClose` stalls in a row (one can be a
+// worker's slow first wake-up) close the gate: calls run on the caller's thread for a back-off
+// that doubles while the stalls persist (up to `kMaxBackoffNs`) and resets after a call without
+// one.
 class ForkGate {
  public:
   static constexpr int64_t kStallNs = 500'000;
+  static constexpr int kStallsToClose = 2;
   static constexpr int64_t kMinBackoffNs = 50'000'000;
   static constexpr int64_t kMaxBackoffNs = 2'000'000'000;
 
@@ -92,6 +94,7 @@ class ForkGate {
   std::atomic<bool> enabled_{true};
   std::atomic<int64_t> closed_until_ns_{0};
   std::atomic<int64_t> backoff_ns_{kMinBackoffNs};
+  std::atomic<int> stalls_in_a_row_{0};
 };
 
 ForkGate& fork_gate();
