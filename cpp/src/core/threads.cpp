@@ -203,9 +203,10 @@ void run_forked(int64_t n, int threads, const std::function<void(int64_t)>& body
   std::atomic<int64_t> next{0};
   std::atomic<int> finished{0};
   const int64_t start = now_ns();
-  int64_t caller_done = start;
+  int64_t caller_in = start, caller_done = start;
 #pragma omp parallel num_threads(threads)
   {
+    if (omp_get_thread_num() == 0) caller_in = now_ns();
     for (int64_t i = next.fetch_add(1, std::memory_order_relaxed); i < n;
          i = next.fetch_add(1, std::memory_order_relaxed)) {
       try {
@@ -221,8 +222,10 @@ void run_forked(int64_t n, int threads, const std::function<void(int64_t)>& body
       wait_for(finished, omp_get_num_threads());
     }
   }
+  // OpenMP's fork can hold the caller too: it waits for the workers to be back from the last
+  // call before it starts them.
   const int64_t end = now_ns();
-  fork_gate().record(end, caller_done - start, end - caller_done);
+  fork_gate().record(end, caller_done - caller_in, (caller_in - start) + (end - caller_done));
   if (error) std::rethrow_exception(error);
 }
 #endif

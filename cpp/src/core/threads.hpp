@@ -85,7 +85,8 @@ class ForkGate {
   // Tests that must run threads whatever the machine's load turn the gate off.
   void set_enabled(bool enabled) { enabled_.store(enabled, std::memory_order_relaxed); }
   bool enabled() const { return enabled_.load(std::memory_order_relaxed); }
-  // A forked call: the caller worked `caller_busy_ns`, then waited `join_wait_ns` for the others.
+  // A forked call: the caller worked `caller_busy_ns` and waited `join_wait_ns` for the others
+  // (at the fork and at the join).
   void record(int64_t now_ns, int64_t caller_busy_ns, int64_t join_wait_ns);
   int64_t closed_until_ns() const { return closed_until_ns_.load(std::memory_order_relaxed); }
   int64_t backoff_ns() const { return backoff_ns_.load(std::memory_order_relaxed); }
