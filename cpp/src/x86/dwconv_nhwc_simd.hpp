@@ -153,6 +153,23 @@ struct Geo {
   int64_t kh, kw, sh, sw, dh, dw, pt, pl, H, W, C, Co, wo, xrow, yrow, rstep;  // rstep = dh * xrow
 };
 
+// Output row oh of a fixed shape (dilation 1, stride SW, KH kernel rows) as the masked tiles
+// read it: kernel rows [i0, i1) fall inside the input (none: the output is the epilogue of the
+// bias), x points at input column -pad_left of input row oh * SW - pt + i0, full when all KH do.
+struct MaskedRow {
+  int64_t i0, i1;
+  const float* x;
+  bool full;
+};
+
+template <int SW, int KH>
+inline MaskedRow masked_row(const Geo& g, const float* x, int64_t oh) {
+  const int64_t ih0 = oh * SW - g.pt;
+  int64_t i0 = std::max<int64_t>(0, -ih0), i1 = std::min<int64_t>(KH, g.H - ih0);
+  if (i0 >= i1) i0 = i1 = 0;
+  return {i0, i1, x + (i0 < i1 ? (ih0 + i0) * g.xrow : 0) - g.pl * g.C, i0 == 0 && i1 == KH};
+}
+
 template <class I>
 struct Block {
   using Vec = typename I::Vec;
@@ -429,16 +446,12 @@ struct Kernel {
                                                    const float* x, int64_t oh, float* y, const Mask* cm,
                                                    const TileSpec* tiles, int64_t ntiles) {
     constexpr int SW = S::SW;
-    const int64_t ih0 = oh * SW - g.pt;
-    int64_t i0 = std::max<int64_t>(0, -ih0), i1 = std::min<int64_t>(KH, g.H - ih0);
-    if (i0 >= i1) i0 = i1 = 0;  // no input at all: the output is the epilogue of the bias
-    const float* xr = x + (i0 < i1 ? (ih0 + i0) * g.xrow : 0) - g.pl * g.C;
+    const MaskedRow row = masked_row<SW, KH>(g, x, oh);
     float* yr = y + oh * g.yrow;
-    const bool full = i0 == 0 && i1 == KH;
-    const TileFn* fns = full ? kTileFns<true>.f : kTileFns<false>.f;
+    const TileFn* fns = row.full ? kTileFns<true>.f : kTileFns<false>.f;
     for (int64_t k = 0; k < ntiles; ++k) {
       const int64_t ow = tiles[k].ow;
-      fns[(tiles[k].n - 1) * 5 + tiles[k].skip + 1](g, b, e, xr + ow * SW * g.C, i0, i1, cm + ow * SW,
+      fns[(tiles[k].n - 1) * 5 + tiles[k].skip + 1](g, b, e, row.x + ow * SW * g.C, row.i0, row.i1, cm + ow * SW,
                                                      yr + ow * g.Co);
     }
   }
@@ -784,20 +797,17 @@ __attribute__((noinline)) void row_masked_group(const Geo& g, const Block<I>* bl
   constexpr int SW = S::SW, KH = S::KH, V = I::V;
   using KU = Kernel<I, S, false, false>;
   using KM = Kernel<I, S, true, false>;
-  const int64_t ih0 = oh * SW - g.pt;
-  int64_t i0 = std::max<int64_t>(0, -ih0), i1 = std::min<int64_t>(KH, g.H - ih0);
-  if (i0 >= i1) i0 = i1 = 0;  // no input at all: the output is the epilogue of the bias
-  const float* xr = x + (i0 < i1 ? (ih0 + i0) * g.xrow : 0) - g.pl * g.C;
+  const MaskedRow row = masked_row<SW, KH>(g, x, oh);
   float* yr = y + oh * g.yrow;
-  const bool full = i0 == 0 && i1 == KH;
-  const typename KU::TileFn* fu = full ? KU::template kTileFns<true>.f : KU::template kTileFns<false>.f;
-  const typename KU::TileFn* fm = full ? KM::template kTileFns<true>.f : KM::template kTileFns<false>.f;
+  const typename KU::TileFn* fu = row.full ? KU::template kTileFns<true>.f : KU::template kTileFns<false>.f;
+  const typename KU::TileFn* fm = row.full ? KM::template kTileFns<true>.f : KM::template kTileFns<false>.f;
   for (int64_t k = 0; k < ntiles; ++k) {
     const int64_t ow = tiles[k].ow, f = (tiles[k].n - 1) * 5 + tiles[k].skip + 1;
-    const float* xp = xr + ow * SW * g.C;
+    const float* xp = row.x + ow * SW * g.C;
     float* yp = yr + ow * g.Co;
     const typename I::Mask* cp = cm + ow * SW;
-    for (int64_t j = 0; j < nb; ++j) (masked[j] ? fm : fu)[f](g, blocks[j], e, xp + j * V, i0, i1, cp, yp + j * V);
+    for (int64_t j = 0; j < nb; ++j)
+      (masked[j] ? fm : fu)[f](g, blocks[j], e, xp + j * V, row.i0, row.i1, cp, yp + j * V);
   }
 }
 
