@@ -237,3 +237,16 @@ def test_busy_cores_bench_prints_every_layer(env):
     for row in rows:
         cells = [c.strip() for c in row.strip("|").split("|")][1:]
         assert len(cells) >= 4 and all(float(c) > 0 for c in cells), row
+
+
+def test_guard_pages_bench_prints_every_layer(env):
+    """bench/guard_pages.py runs, checks each placement's output, and times every layer."""
+    script = Path(__file__).resolve().parents[1] / "bench" / "guard_pages.py"
+    r = subprocess.run([sys.executable, str(script), "--calls", "5"], env=env, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    rows = [line for line in r.stdout.splitlines() if line.startswith("| dw") or line.startswith("| conv")]
+    assert len(rows) == 9
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")][1:]
+        assert len(cells) == 3 and all(float(c) > 0 for c in cells), row

@@ -217,8 +217,8 @@ inline void with_width(int64_t n, F&& f) {
   }
 }
 
-// One tile of a row: pixels [ow, ow + n), and the SKIP pattern of its footprint (-1: it reads
-// its columns through the column masks).
+// One tile of a row: pixels [ow, ow + n), and the SKIP pattern of its footprint (Kernel::skip_of;
+// -1: it reads its columns through the column masks).
 struct TileSpec {
   int64_t ow;
   int n, skip;
@@ -293,9 +293,20 @@ struct Kernel {
     }
   }
 
+  // Footprint columns a tile may skip on each side: up to the "same" padding, KW / 2. A skip
+  // pattern K counts them, K % (kMaxSkip + 1) on the left and K / (kMaxSkip + 1) on the right.
+  // Skipping at compile time, not loading through an empty mask, matters beyond the saved
+  // loads: a masked-off load still needs its address mapped, and when the padding columns of
+  // the first (last) input row fall on an unmapped or protected page before (after) the
+  // input, every such load takes a microcode assist (dw5x5 C1152 7x7: 15 -> 110 us).
+  static constexpr int kMaxSkip = S::fixed ? KW / 2 : 0;
+  static constexpr int kSkipPatterns = (kMaxSkip + 1) * (kMaxSkip + 1);
+  static constexpr int skip_left(int k) { return k % (kMaxSkip + 1); }
+  static constexpr int skip_right(int k) { return k / (kMaxSkip + 1); }
+
   // One kernel row of a fixed shape into T accumulators, weights wv[0..KW). Each column of
-  // the tile's footprint is loaded once and feeds every accumulator that uses it. SKIP bit 0
-  // (bit 1): the first (last) footprint column lies in the padding; its taps are skipped.
+  // the tile's footprint is loaded once and feeds every accumulator that uses it; SKIP: the
+  // footprint columns in the padding, whose taps are skipped.
   template <int T, bool EDGE, int SKIP = 0>
   static void row_fixed(const Geo& g, const Block<I>& b, const float* xr, const Vec* wv, const Mask* cm,
                         Vec (&acc)[T]) {
@@ -304,8 +315,7 @@ struct Kernel {
     const int64_t C = g.C;
 #pragma GCC unroll 64
     for (int q = 0; q < F; ++q) {
-      if ((SKIP & 1) && q == 0) continue;
-      if ((SKIP & 2) && q == F - 1) continue;
+      if (q < skip_left(SKIP) || q >= F - skip_right(SKIP)) continue;
       Vec xv;
       if constexpr (EDGE) xv = load_x(xr + q * C, b, cm[q]);
       else xv = load_x(xr + q * C, b);
@@ -428,15 +438,17 @@ struct Kernel {
       });
   }
 
-  // The tile of n pixels from ow reads footprint columns [c0, c0 + F): the SKIP pattern that
-  // leaves only columns inside the input (the first and/or last in the padding), or -1 when
-  // it needs the column masks.
+  // The tile of n pixels from ow reads footprint columns [c0, c1]: the SKIP pattern that
+  // leaves only columns inside the input, or -1 when more than kMaxSkip lie in the padding
+  // on a side (it needs the column masks).
   static int skip_of(const Geo& g, int64_t ow, int64_t n) {
     const int64_t c0 = ow * S::SW - g.pl, c1 = c0 + (n - 1) * S::SW + (KW - 1) * S::DW;
-    const bool l = c0 == -1, r = c1 == g.W;
-    if (c0 + l < 0 || c1 - r > g.W - 1) return -1;
-    return int(l) | int(r) << 1;
+    const int64_t l = std::max<int64_t>(0, -c0), r = std::max<int64_t>(0, c1 - (g.W - 1));
+    if (l > kMaxSkip || r > kMaxSkip || c0 + l > c1 - r) return -1;
+    return int(l + r * (kMaxSkip + 1));
   }
+  // The index in kTileFns of a tile of n pixels with skip pattern k (-1: column masks).
+  static int64_t tile_fn(int64_t n, int k) { return (n - 1) * (kSkipPatterns + 1) + k + 1; }
 
   // One output row of one channel block, fixed shapes with a column-mask table cm (entry q:
   // input column q - pad_left, empty outside the input), along the row's tile plan (the same
@@ -451,7 +463,7 @@ struct Kernel {
     const TileFn* fns = row.full ? kTileFns<true>.f : kTileFns<false>.f;
     for (int64_t k = 0; k < ntiles; ++k) {
       const int64_t ow = tiles[k].ow;
-      fns[(tiles[k].n - 1) * 5 + tiles[k].skip + 1](g, b, e, row.x + ow * SW * g.C, row.i0, row.i1, cm + ow * SW,
+      fns[tile_fn(tiles[k].n, tiles[k].skip)](g, b, e, row.x + ow * SW * g.C, row.i0, row.i1, cm + ow * SW,
                                                      yr + ow * g.Co);
     }
   }
@@ -473,13 +485,13 @@ struct Kernel {
   }
   template <bool FULL>
   struct TileFns {
-    TileFn f[S::T * 5];
+    static constexpr int P = kSkipPatterns + 1;
+    TileFn f[S::T * P];
     template <int... Ns>
-    constexpr explicit TileFns(std::integer_sequence<int, Ns...>)
-        : f{&tile_entry<FULL, Ns / 5 + 1, Ns % 5 - 1>...} {}
+    constexpr explicit TileFns(std::integer_sequence<int, Ns...>) : f{&tile_entry<FULL, Ns / P + 1, Ns % P - 1>...} {}
   };
   template <bool FULL>
-  static constexpr TileFns<FULL> kTileFns{std::make_integer_sequence<int, S::T * 5>{}};
+  static constexpr TileFns<FULL> kTileFns{std::make_integer_sequence<int, S::T * (kSkipPatterns + 1)>{}};
 
   // Two output rows oh, oh + 1 of a narrow row (wo <= T / 2, one tile each) whose kernel rows
   // all lie inside the input, interleaved: twice the independent FMA chains of one row (a 7-wide
@@ -487,35 +499,35 @@ struct Kernel {
   __attribute__((noinline)) static void row_pair(const Geo& g, const Block<I>& b, const Epilogue<I>& e,
                                                  const float* x, int64_t oh, float* y, const Mask* cm) {
     pair_at(g, b, e, x + (oh * g.sh - g.pt) * g.xrow - g.pl * g.C, g.sh * g.xrow, y + oh * g.yrow, cm,
-            skip_of(g, 0, g.wo) != 0);
+            skip_of(g, 0, g.wo));
   }
   // The pair of rows from the first row's input xr (kernel row 0, padded column 0) and the
-  // second's at xr + xs; edge: the columns go through the mask table cm.
+  // second's at xr + xs, with the row's skip pattern (-1: the columns go through the mask
+  // table cm).
   __attribute__((always_inline)) static void pair_at(const Geo& g, const Block<I>& b, const Epilogue<I>& e,
                                                      const float* xr, int64_t xs, float* yr, const Mask* cm,
-                                                     bool edge) {
+                                                     int skip) {
     static_assert(S::WREG, "row pairs hold all weights in registers");
     Vec wv[KH * KW];
 #pragma GCC unroll 64
     for (int t = 0; t < KH * KW; ++t) wv[t] = load_w(b.w + t * b.ws, b);
-    auto pair = [&](auto w, auto edge) {
-      constexpr int N = decltype(w)::value;
-      constexpr bool EDGE = decltype(edge)::value;
+    auto pair = [&](auto w, auto k) {
+      constexpr int N = decltype(w)::value, K = decltype(k)::value;
+      constexpr bool EDGE = K < 0;
       Vec a0[N], a1[N];
       start<N>(b, a0);
       start<N>(b, a1);
 #pragma GCC unroll 8
       for (int i = 0; i < KH; ++i) {
-        row_fixed<N, EDGE>(g, b, xr + i * g.rstep, wv + i * KW, cm, a0);
-        row_fixed<N, EDGE>(g, b, xr + xs + i * g.rstep, wv + i * KW, cm, a1);
+        row_fixed<N, EDGE, EDGE ? 0 : K>(g, b, xr + i * g.rstep, wv + i * KW, cm, a0);
+        row_fixed<N, EDGE, EDGE ? 0 : K>(g, b, xr + xs + i * g.rstep, wv + i * KW, cm, a1);
       }
       finish<N>(g, b, e, a0, yr);
       finish<N>(g, b, e, a1, yr + g.yrow);
     };
-    if (!edge)
-      with_width<S::T / 2>(g.wo, [&](auto w) { pair(w, std::false_type{}); });
-    else
-      with_width<S::T / 2>(g.wo, [&](auto w) { pair(w, std::true_type{}); });
+    with_width<S::T / 2>(g.wo, [&](auto w) {
+      with_width<kSkipPatterns + 1>(skip + 2, [&](auto k) { pair(w, std::integral_constant<int, decltype(k)::value - 2>{}); });
+    });
   }
 
   // Staged rows (run_staged): the input rows sit in a scratch whose padding columns are zeros,
@@ -527,12 +539,12 @@ struct Kernel {
     const TileFn* fns = i0 == 0 && i1 == KH ? kTileFns<true>.f : kTileFns<false>.f;
     for (int64_t k = 0; k < ntiles; ++k) {
       const int64_t ow = tiles[k].ow;
-      fns[(tiles[k].n - 1) * 5 + 1](g, b, e, xr + ow * S::SW * g.C, i0, i1, nullptr, yr + ow * g.Co);
+      fns[tile_fn(tiles[k].n, 0)](g, b, e, xr + ow * S::SW * g.C, i0, i1, nullptr, yr + ow * g.Co);
     }
   }
   __attribute__((noinline)) static void row_pair_staged(const Geo& g, const Block<I>& b, const Epilogue<I>& e,
                                                         const float* xr, float* yr) {
-    pair_at(g, b, e, xr, S::SW * g.rstep, yr, nullptr, false);
+    pair_at(g, b, e, xr, S::SW * g.rstep, yr, nullptr, 0);
   }
 
   // One output row of one channel block: left border pixels [0, owl) in edge tiles, interior
@@ -802,7 +814,7 @@ __attribute__((noinline)) void row_masked_group(const Geo& g, const Block<I>* bl
   const typename KU::TileFn* fu = row.full ? KU::template kTileFns<true>.f : KU::template kTileFns<false>.f;
   const typename KU::TileFn* fm = row.full ? KM::template kTileFns<true>.f : KM::template kTileFns<false>.f;
   for (int64_t k = 0; k < ntiles; ++k) {
-    const int64_t ow = tiles[k].ow, f = (tiles[k].n - 1) * 5 + tiles[k].skip + 1;
+    const int64_t ow = tiles[k].ow, f = KU::tile_fn(tiles[k].n, tiles[k].skip);
     const float* xp = row.x + ow * SW * g.C;
     float* yp = yr + ow * g.Co;
     const typename I::Mask* cp = cm + ow * SW;
