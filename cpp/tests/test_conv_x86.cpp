@@ -152,6 +152,49 @@ TEST(ConvX86, NanOnlyReachesItsReceptiveField) {
   select_isa(isas().back());
 }
 
+// NHWC dot tiles on inputs at every offset 0..15 floats from a 64-byte boundary: a misaligned
+// input with cin a multiple of the vector width reads shifted weights and masks the head and
+// tail chunks. A NaN in the last channel of a pixel (the lane next to the following pixel's
+// head) and one in the first channel must only reach their receptive fields, and the rest
+// must match the reference; one and two threads, groups 1 and 2.
+TEST(ConvX86, NhwcDotAtEveryInputOffset) {
+  struct Shape {
+    int64_t cin, h, w, cout, stride, groups;
+  };
+  const Shape shapes[] = {{64, 17, 19, 9, 1, 1}, {96, 33, 35, 20, 2, 1}, {128, 18, 16, 6, 1, 2}};
+  const int saved = get_num_threads();
+  for (const std::string& isa : isas()) {
+    if (isa == "scalar") continue;
+    for (const Shape& sh : shapes)
+      for (int threads : {1, 2})
+        for (int64_t off = 0; off < 16; ++off) {
+          set_num_threads(threads);
+          const Case c = conv(Layout::NHWC, 1, sh.cin, sh.h, sh.w, sh.cout, 3, 3, sh.stride, 1, sh.groups);
+          std::vector<float> x = random_floats(count(c.in), uint32_t(off + 7));
+          const auto w = random_floats(count(c.weight_shape), 3), b = random_floats(size_t(sh.cout), 4);
+          const float nan = std::numeric_limits<float>::quiet_NaN();
+          x[(5 * sh.w + 6) * sh.cin + sh.cin - 1] = nan;
+          x[(9 * sh.w + 3) * sh.cin] = nan;
+          select_isa("scalar");
+          const auto expected = run(c, x, w, b, false);
+          select_isa(isa);
+          std::vector<float> xbuf(x.size() + 32), y(expected.size());
+          float* xo = xbuf.data() + (16 - reinterpret_cast<uintptr_t>(xbuf.data()) / sizeof(float) % 16) % 16 + off;
+          std::copy(x.begin(), x.end(), xo);
+          const PackedWeights pw = pack_weights(w.data(), c.weight_shape, c.op, c.p.layout);
+          conv2d(xo, c.in, pw, b.data(), y.data(), c.p);
+          size_t bad = 0;
+          for (size_t i = 0; i < y.size(); ++i) {
+            const float e = expected[i], g = y[i];
+            bad += std::isnan(e) ? !std::isnan(g) : !(std::fabs(e - g) <= 1e-4f * std::max(1.0f, std::fabs(e)));
+          }
+          EXPECT_EQ(bad, 0u) << isa << " offset " << off << " threads " << threads << " " << describe(c);
+        }
+  }
+  set_num_threads(saved);
+  select_isa(isas().back());
+}
+
 // Calls split across threads give work ranges that start inside a weight panel or a tile
 // (channel blocks of 16 when there are too few rows, row bands otherwise).
 TEST(ConvX86, WorkSplitAcrossThreads) {
