@@ -597,9 +597,13 @@ constexpr int64_t kBandBytes = 256 * 1024;
 // Realign the channel blocks to the input's vector alignment (so no load splits a cache
 // line) when there are at least this many full vectors of channels: it costs one more block.
 constexpr int64_t kRealignMinVectors = 2;
-// Below this many vectors the extra block costs more than split loads (dw3x3 C32 112x112, x
-// 16 bytes off, y aligned: 81 us realigned, 67 not), so realign only when the output shares
-// the input's misalignment and its stores get aligned too (74 us realigned, 83 not).
+// Below this many vectors the extra block costs more than split loads, except at stride > 1
+// when the output shares the input's misalignment and its stores get aligned too. AVX-512,
+// x and y 16 bytes off, realigned vs not: stride 1 (pixel-major strips make split loads
+// cheap) dw3x3 C32 112x112 69.9 vs 62.8 us, C48 98.2 vs 93.0; stride 2 C48 56x56 8.4 vs 10.1;
+// with y aligned instead, C32 s1 59.6 = 60.7, C48 s2 10.2 vs 9.8. From 4 vectors on,
+// realigning wins or ties at every offset (C64 56x56 s1 x16/y16 34.4 vs 35.6, y32 36.8 vs
+// 38.9, y0 36.7 vs 33.6; C64 112x112 s2 59.3 vs 74.9; C96 112x112 s2 84.7 vs 105.8).
 constexpr int64_t kRealignAlwaysVectors = 4;
 // Channel blocks per group, and the L1 bytes a group's kernel rows may take.
 constexpr int64_t kMaxGroup = 8;
@@ -851,7 +855,7 @@ void run_blocks(const ConvGeometry& cg, const WorkRange& r, const float* x, cons
   if (!MULT && g.C % V == 0 && r.oc_end - r.oc_begin >= kRealignMinVectors * V) {
     constexpr uintptr_t kVectorBytes = V * sizeof(float);
     const uintptr_t a = reinterpret_cast<uintptr_t>(x + r.oc_begin), b = reinterpret_cast<uintptr_t>(y + r.oc_begin);
-    const bool worth = r.oc_end - r.oc_begin >= kRealignAlwaysVectors * V || a % kVectorBytes == b % kVectorBytes;
+    const bool worth = r.oc_end - r.oc_begin >= kRealignAlwaysVectors * V || (g.sw > 1 && a % kVectorBytes == b % kVectorBytes);
     if (a % sizeof(float) == 0 && worth) shift = int64_t(a % kVectorBytes / sizeof(float));
   }
 
