@@ -3,6 +3,7 @@
 // NCHW: 4-6 channels x 1-4 vectors along the output width), grouped convolution, kernel
 // sizes, strides, dilation, padding, every activation, both layouts.
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "test_util.hpp"
@@ -153,10 +154,10 @@ TEST(ConvX86, NanOnlyReachesItsReceptiveField) {
 }
 
 // NHWC dot tiles on inputs at every offset 0..15 floats from a 64-byte boundary: a misaligned
-// input with cin a multiple of the vector width reads shifted weights and masks the head and
-// tail chunks. A NaN in the last channel of a pixel (the lane next to the following pixel's
-// head) and one in the first channel must only reach their receptive fields, and the rest
-// must match the reference; one and two threads, groups 1 and 2.
+// input with cin a multiple of the vector width reads rotated vectors and weights. A NaN in
+// the last channel of a pixel (the lane next to the following pixel's head) and one in the
+// first channel must only reach their receptive fields, the rest must match the reference,
+// and 2 and 3 threads must give the bits of 1 thread; groups 1 and 2.
 TEST(ConvX86, NhwcDotAtEveryInputOffset) {
   struct Shape {
     int64_t cin, h, w, cout, stride, groups;
@@ -166,9 +167,7 @@ TEST(ConvX86, NhwcDotAtEveryInputOffset) {
   for (const std::string& isa : isas()) {
     if (isa == "scalar") continue;
     for (const Shape& sh : shapes)
-      for (int threads : {1, 2})
-        for (int64_t off = 0; off < 16; ++off) {
-          set_num_threads(threads);
+      for (int64_t off = 0; off < 16; ++off) {
           const Case c = conv(Layout::NHWC, 1, sh.cin, sh.h, sh.w, sh.cout, 3, 3, sh.stride, 1, sh.groups);
           std::vector<float> x = random_floats(count(c.in), uint32_t(off + 7));
           const auto w = random_floats(count(c.weight_shape), 3), b = random_floats(size_t(sh.cout), 4);
@@ -178,18 +177,26 @@ TEST(ConvX86, NhwcDotAtEveryInputOffset) {
           select_isa("scalar");
           const auto expected = run(c, x, w, b, false);
           select_isa(isa);
-          std::vector<float> xbuf(x.size() + 32), y(expected.size());
+          std::vector<float> xbuf(x.size() + 32);
           float* xo = xbuf.data() + (16 - reinterpret_cast<uintptr_t>(xbuf.data()) / sizeof(float) % 16) % 16 + off;
           std::copy(x.begin(), x.end(), xo);
           const PackedWeights pw = pack_weights(w.data(), c.weight_shape, c.op, c.p.layout);
-          conv2d(xo, c.in, pw, b.data(), y.data(), c.p);
+          std::vector<float> y[3];
+          for (int t = 0; t < 3; ++t) {
+            set_num_threads(t + 1);
+            y[t].resize(expected.size());
+            conv2d(xo, c.in, pw, b.data(), y[t].data(), c.p);
+          }
           size_t bad = 0;
-          for (size_t i = 0; i < y.size(); ++i) {
-            const float e = expected[i], g = y[i];
+          for (size_t i = 0; i < expected.size(); ++i) {
+            const float e = expected[i], g = y[0][i];
             bad += std::isnan(e) ? !std::isnan(g) : !(std::fabs(e - g) <= 1e-4f * std::max(1.0f, std::fabs(e)));
           }
-          EXPECT_EQ(bad, 0u) << isa << " offset " << off << " threads " << threads << " " << describe(c);
-        }
+          EXPECT_EQ(bad, 0u) << isa << " offset " << off << " " << describe(c);
+          for (int t = 1; t < 3; ++t)
+            EXPECT_EQ(std::memcmp(y[0].data(), y[t].data(), y[0].size() * sizeof(float)), 0)
+                << isa << " offset " << off << ": " << t + 1 << " threads differ from 1 " << describe(c);
+      }
   }
   set_num_threads(saved);
   select_isa(isas().back());

@@ -275,8 +275,11 @@ inline void nhwc_tap(typename S::V* acc, const float* const* xp, const typename 
 // from the aligned address before it: vector 0 merges the lanes past the pixel's start with
 // its last channels (two aligned loads), the other vectors are aligned loads, and the work
 // range's weights are copied rotated to match (w'[i] = w[(i - shift) mod cin]). The copy reads
-// each weight once, the tiles once per output pixel: it is made when the range has at least
-// this many output pixels (the copy then costs well under 1%).
+// each weight once, the tiles once per output pixel: it is made when the image has at least
+// this many output pixels (the copy then costs well under 1%). The choice depends on the image
+// and x's address only, never on the work range, so every thread count sums each output in the
+// same order (bitwise identical results); an input at another 64-byte offset may round
+// differently in the last bits.
 constexpr int64_t kRotateMinPixels = 256;
 
 template <class S>
@@ -291,8 +294,7 @@ void conv_nhwc(const ConvGeometry& g, const WorkRange& r, const float* x, const 
   const uintptr_t misaligned = reinterpret_cast<uintptr_t>(x) % (L * sizeof(float));
   std::vector<float> rotated;
   int64_t shift = 0, oc_first = 0;
-  if (cin_g % L == 0 && misaligned % sizeof(float) == 0 && misaligned != 0 &&
-      (r.oh_end - r.oh_begin) * g.wo >= kRotateMinPixels) {
+  if (cin_g % L == 0 && misaligned % sizeof(float) == 0 && misaligned != 0 && g.ho * g.wo >= kRotateMinPixels) {
     shift = int64_t(misaligned / sizeof(float)), oc_first = r.oc_begin;
     const int64_t rows = (r.oc_end - r.oc_begin) * taps;
     rotated.resize(size_t(rows * cpad + L));  // aligned below, as the packed weights are
