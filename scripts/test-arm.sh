@@ -49,7 +49,7 @@ pywrap="$work/py-aarch64/python3"
 setup_python() {
   log "aarch64 Python"
   if [ ! -x "$pyroot/usr/bin/python3.11" ]; then
-    if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    if ! grep -qx arm64 <<<"$(dpkg --print-foreign-architectures)"; then
       sudo_ dpkg --add-architecture arm64
       apt_updated=0
     fi

@@ -128,10 +128,13 @@ for kind in static shared; do
   LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$work/c-$kind/mobilenet_block" ||
     fail "the C example ($kind) failed"
   if [ $kind = shared ]; then
-    LD_LIBRARY_PATH="$libdir" ldd "$work/c-$kind/mobilenet_block" | grep -q "$libdir/libdsconv.so" ||
-      fail "the C example is not linked to the installed libdsconv.so"
+    # grep reads ldd's output from a variable: `ldd | grep -q` fails under pipefail whenever grep
+    # exits at its match before ldd has written everything (SIGPIPE).
+    deps=$(LD_LIBRARY_PATH="$libdir" ldd "$work/c-$kind/mobilenet_block")
+    grep -q "$libdir/libdsconv.so" <<<"$deps" || fail "the C example is not linked to the installed libdsconv.so"
   else
-    ! ldd "$work/c-$kind/mobilenet_block" | grep -q libdsconv || fail "the static C example loads a libdsconv.so"
+    deps=$(ldd "$work/c-$kind/mobilenet_block")
+    ! grep -q libdsconv <<<"$deps" || fail "the static C example loads a libdsconv.so"
   fi
 done
 
