@@ -226,27 +226,28 @@ def test_bad_layers_file_is_a_clear_error(env, tmp_path):
     assert r.returncode != 0 and "cannot read the shapes file" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_busy_cores_bench_prints_every_layer(env):
-    """bench/busy_cores.py runs (with and without busy processes) and times every layer."""
-    script = Path(__file__).resolve().parents[1] / "bench" / "busy_cores.py"
-    r = subprocess.run([sys.executable, str(script), "--calls", "8"], env=env, capture_output=True, text=True,
+def bench_table_rows(env, script, calls, prefixes):
+    """Runs bench/<script> --calls N; its table rows (those starting with one of `prefixes`),
+    each as its cells after the layer name."""
+    path = Path(__file__).resolve().parents[1] / "bench" / script
+    r = subprocess.run([sys.executable, str(path), "--calls", str(calls)], env=env, capture_output=True, text=True,
                        timeout=120)
     assert r.returncode == 0, r.stderr
-    rows = [line for line in r.stdout.splitlines() if line.startswith("| dw") or line.startswith("| pw")]
+    rows = [line for line in r.stdout.splitlines() if line.startswith(prefixes)]
+    return [[c.strip() for c in row.strip("|").split("|")][1:] for row in rows]
+
+
+def test_busy_cores_bench_prints_every_layer(env):
+    """bench/busy_cores.py runs (with and without busy processes) and times every layer."""
+    rows = bench_table_rows(env, "busy_cores.py", 8, ("| dw", "| pw"))
     assert len(rows) == 5
-    for row in rows:
-        cells = [c.strip() for c in row.strip("|").split("|")][1:]
-        assert len(cells) >= 4 and all(float(c) > 0 for c in cells), row
+    for cells in rows:
+        assert len(cells) >= 4 and all(float(c) > 0 for c in cells), cells
 
 
 def test_guard_pages_bench_prints_every_layer(env):
     """bench/guard_pages.py runs, checks each placement's output, and times every layer."""
-    script = Path(__file__).resolve().parents[1] / "bench" / "guard_pages.py"
-    r = subprocess.run([sys.executable, str(script), "--calls", "5"], env=env, capture_output=True, text=True,
-                       timeout=120)
-    assert r.returncode == 0, r.stderr
-    rows = [line for line in r.stdout.splitlines() if line.startswith("| dw") or line.startswith("| conv")]
+    rows = bench_table_rows(env, "guard_pages.py", 5, ("| dw", "| conv"))
     assert len(rows) == 9
-    for row in rows:
-        cells = [c.strip() for c in row.strip("|").split("|")][1:]
-        assert len(cells) == 3 and all(float(c) > 0 for c in cells), row
+    for cells in rows:
+        assert len(cells) == 3 and all(float(c) > 0 for c in cells), cells
