@@ -597,8 +597,9 @@ constexpr int64_t kBandBytes = 256 * 1024;
 // Realign the channel blocks to the input's vector alignment (so no load splits a cache
 // line) when there are at least this many full vectors of channels: it costs one more block.
 constexpr int64_t kRealignMinVectors = 2;
-// Below this many vectors the extra block costs more than split loads, except at stride > 1
-// when the output shares the input's misalignment and its stores get aligned too. AVX-512,
+// Below this many vectors the extra block costs more than split loads, except when the output
+// shares the input's misalignment and its stores get aligned too, at stride > 1 or where the
+// wrap block (row_wrap) replaces the extra block. AVX-512,
 // x and y 16 bytes off, realigned vs not: stride 1 (pixel-major strips make split loads
 // cheap) dw3x3 C32 112x112 69.9 vs 62.8 us, C48 98.2 vs 93.0; stride 2 C48 56x56 8.4 vs 10.1;
 // with y aligned instead, C32 s1 59.6 = 60.7, C48 s2 10.2 vs 9.8. From 4 vectors on,
@@ -827,6 +828,66 @@ __attribute__((noinline)) void row_masked_group(const Geo& g, const Block<I>* bl
   }
 }
 
+// The wrap block. When C is a multiple of V and x and y both start s lanes past a vector
+// boundary, realigning the blocks to x leaves two partial blocks (lanes [s, V) of the first,
+// [0, s) of the last): one block more than an aligned call (C96: 7 instead of 6). But the
+// aligned vector s floats before a pixel holds the previous pixel's last s channels and this
+// pixel's first V - s, and at stride 1 every tap of both lane groups is that same vector,
+// shifted by whole pixels. So one block over those vectors, at positions 0..wo of the row
+// (position p: lanes [0, s) are pixel p - 1, lanes [s, V) pixel p), with the weights and
+// bias rotated to match, replaces the two partial blocks. Its column masks are per lane group
+// (wrap_masks); position 0 stores only lanes [s, V) and position wo only [0, s).
+// AVX-512, x and y 16 bytes off (aligned, realigned before, wrap): dw3x3 C144 56x56 54.5,
+// 62.0, 55.4 us; C32 112x112 47.5, 64.0 (not realigned: 2 vectors), 57.6; C576 14x14 13.2,
+// 14.1, 12.8.
+template <class I>
+void wrap_masks(const Geo& g, int64_t s, int64_t cols, typename I::Mask* wm) {
+  for (int64_t q = 0; q < cols; ++q) {
+    const bool here = uint64_t(q - g.pl) < uint64_t(g.W), before = uint64_t(q - g.pl - 1) < uint64_t(g.W);
+    wm[q] = I::lanes(before ? 0 : s, here ? I::V : s);
+  }
+}
+
+// The wrap block's three blocks (position 0, the middle, position wo), its weights rotated
+// into wc. w: packed [kh*kw][C].
+template <class I, class S>
+void setup_wrap(Block<I> (&wb)[3], int64_t s, int64_t C, const float* w, const float* bias, float* wc) {
+  constexpr int V = I::V;
+  auto channel = [&](int l) { return l < s ? C - s + l : l - s; };
+  for (int64_t t = 0; t < S::KH * S::KW; ++t)
+    for (int l = 0; l < V; ++l) wc[t * V + l] = w[t * C + channel(l)];
+  alignas(64) float b[V];
+  for (int l = 0; l < V; ++l) b[l] = bias ? bias[channel(l)] : 0.0f;
+  const typename I::Mask masks[3] = {I::lanes(s, V), I::mask(V), I::lanes(0, s)};
+  for (int k = 0; k < 3; ++k) {
+    wb[k].bias = I::load(b);
+    wb[k].mask = masks[k];
+    wb[k].w = wc, wb[k].ws = V;
+  }
+}
+
+// Output row oh of the wrap block: position 0, the middle positions along `tiles` (ow from 1;
+// skip 0: every column of both lane groups inside the input, else -1), position wo.
+template <class I, class S>
+__attribute__((noinline)) void row_wrap(const Geo& g, const Block<I> (&wb)[3], const Epilogue<I>& e, const float* x,
+                                        int64_t oh, float* y, int64_t s, const typename I::Mask* wm,
+                                        const TileSpec* tiles, int64_t ntiles) {
+  using KU = Kernel<I, S, false, false>;
+  using KM = Kernel<I, S, true, false>;
+  const MaskedRow row = masked_row<1, S::KH>(g, x, oh);
+  const float* xr = row.x - s;
+  float* yr = y + oh * g.yrow - s;
+  const typename KU::TileFn* fu = row.full ? KU::template kTileFns<true>.f : KU::template kTileFns<false>.f;
+  const typename KM::TileFn* fm = row.full ? KM::template kTileFns<true>.f : KM::template kTileFns<false>.f;
+  const int64_t one = KU::tile_fn(1, -1);
+  fm[one](g, wb[0], e, xr, row.i0, row.i1, wm, yr);
+  for (int64_t k = 0; k < ntiles; ++k) {
+    const int64_t ow = tiles[k].ow;
+    fu[KU::tile_fn(tiles[k].n, tiles[k].skip)](g, wb[1], e, xr + ow * g.C, row.i0, row.i1, wm + ow, yr + ow * g.Co);
+  }
+  fm[one](g, wb[2], e, xr + g.wo * g.C, row.i0, row.i1, wm + g.wo, yr + g.wo * g.Co);
+}
+
 template <class I, class S, bool MULT>
 void run_blocks(const ConvGeometry& cg, const WorkRange& r, const float* x, const float* w, const float* bias,
                 const Activation& act, float* y) {
@@ -851,15 +912,19 @@ void run_blocks(const ConvGeometry& cg, const WorkRange& r, const float* x, cons
 
   // Blocks start `shift` lanes before oc_begin so that every full block's input vectors are
   // aligned (possible when all pixels share one alignment: cin a multiple of V).
+  const int64_t padded_cols = (g.wo - 1) * g.sw + span + 1;
+  // Shapes where a realigned call runs the wrap block (row_wrap) instead of two partial blocks.
+  const bool wrap_shape = S::fixed && S::SW == 1 && S::DW == 1 && !MULT && padded_cols <= kMaxMaskCols &&
+                          r.oc_begin == 0 && r.oc_end == g.C && g.Co == g.C;
   int64_t shift = 0;
   if (!MULT && g.C % V == 0 && r.oc_end - r.oc_begin >= kRealignMinVectors * V) {
     constexpr uintptr_t kVectorBytes = V * sizeof(float);
     const uintptr_t a = reinterpret_cast<uintptr_t>(x + r.oc_begin), b = reinterpret_cast<uintptr_t>(y + r.oc_begin);
-    const bool worth = r.oc_end - r.oc_begin >= kRealignAlwaysVectors * V || (g.sw > 1 && a % kVectorBytes == b % kVectorBytes);
+    const bool same = a % kVectorBytes == b % kVectorBytes;
+    const bool worth = r.oc_end - r.oc_begin >= kRealignAlwaysVectors * V || (same && (g.sw > 1 || wrap_shape));
     if (a % sizeof(float) == 0 && worth) shift = int64_t(a % kVectorBytes / sizeof(float));
   }
 
-  const int64_t padded_cols = (g.wo - 1) * g.sw + span + 1;
   if constexpr (S::fixed) {
     if (const int64_t G = staged_group<I, S>(g, padded_cols))
       return run_staged<I, S>(g, r, x, w, bias, e, y, Cp, band, shift, padded_cols, G);
@@ -894,9 +959,33 @@ void run_blocks(const ConvGeometry& cg, const WorkRange& r, const float* x, cons
     }
   }
 
+  // The wrap block (row_wrap) replaces the two partial blocks of a realigned call.
+  Mask wmask[S::fixed && S::SW == 1 ? kMaxMaskCols + 1 : 1];
+  TileSpec wtiles[S::fixed && S::SW == 1 ? kMaxTiles : 1];
+  int64_t nwt = 0;
+  Block<I> wrap_blocks[3];
+  alignas(64) float wrap_w[S::fixed && S::SW == 1 ? S::KH * S::KW * V : 1];
+  bool wrap = false;
+  if constexpr (S::fixed && S::SW == 1 && S::DW == 1 && !MULT) {
+    const uintptr_t yx = reinterpret_cast<uintptr_t>(y) - reinterpret_cast<uintptr_t>(x);
+    wrap = cm && shift > 0 && wrap_shape && yx % (V * sizeof(float)) == 0;
+    if (wrap) {
+      wrap_masks<I>(g, shift, padded_cols + 1, wmask);
+      setup_wrap<I, S>(wrap_blocks, shift, g.C, w, bias, wrap_w);
+      nwt = g.wo > 1 ? plan_row_tiles<S::T>(g.wo - 1, wtiles) : 0;
+      for (int64_t k = 0; k < nwt; ++k) {
+        TileSpec& t = wtiles[k];
+        t.ow += 1;
+        t.skip = t.ow - 1 - g.pl >= 0 && t.ow + t.n - 1 + S::KW - 1 - g.pl <= g.W - 1 ? 0 : -1;
+      }
+    }
+  }
+  // Blocks [oc_first, oc_stop): the wrap block takes the partial first and last.
+  const int64_t oc_first = r.oc_begin - shift + (wrap ? V : 0), oc_stop = wrap ? r.oc_end - shift : r.oc_end;
+
   const bool pixel_major = kPixelMajor<S> && !MULT && cm;
   if (pixel_major) {
-    const int64_t nblocks = (r.oc_end - (r.oc_begin - shift) + V - 1) / V;
+    const int64_t nblocks = std::max<int64_t>(1, (oc_stop - oc_first + V - 1) / V);
     const int64_t cols = (tiles[0].n - 1) * S::SW + S::KW;
     const int64_t most = std::max<int64_t>(1, std::min(kMaxPixelGroup, kStripBytes / (S::KH * cols * V * int64_t(sizeof(float)))));
     const int64_t ng = (nblocks + most - 1) / most;
@@ -908,10 +997,14 @@ void run_blocks(const ConvGeometry& cg, const WorkRange& r, const float* x, cons
   const int64_t rows_per_band = pixel_major ? std::max<int64_t>(1, kPixelBandBytes / row_bytes) : band;
   for (int64_t ob = r.oh_begin; ob < r.oh_end; ob += rows_per_band) {
     const int64_t oe = std::min(r.oh_end, ob + rows_per_band);
-    for (int64_t og = r.oc_begin - shift; og < r.oc_end; og += group * V) {
+    if constexpr (S::fixed && S::SW == 1 && S::DW == 1 && !MULT) {
+      if (wrap)
+        for (int64_t oh = ob; oh < oe; ++oh) row_wrap<I, S>(g, wrap_blocks, e, x, oh, y, shift, wmask, wtiles, nwt);
+    }
+    for (int64_t og = oc_first; og < oc_stop; og += group * V) {
       int64_t nb = 0;
       bool masked_block[kBlocks];
-      for (int64_t oc = og; oc < r.oc_end && nb < group; oc += V, ++nb)
+      for (int64_t oc = og; oc < oc_stop && nb < group; oc += V, ++nb)
         masked_block[nb] = setup_block<I, S, MULT>(blocks[nb], oc, r, m, w, Cp, bias, wcopy[nb]);
       if constexpr (S::fixed && !MULT) {
         if (pixel_major) {
