@@ -535,6 +535,69 @@ struct Kernel {
     pair_at(g, b, e, xr, S::SW * g.rstep, yr, nullptr, false);
   }
 
+  // Row pairs at stride 2 (kPairRows): output rows oh and oh + 1 read KH + SW input rows, KH - SW
+  // of them shared; a tile of N pixels of both rows loads each column of those rows once, and
+  // the shared row's columns feed both rows' accumulators (3x3: 5 rows loaded for 2 output
+  // rows, not 6). Each input row loads the kernel rows it meets (L1 hits) instead of holding all
+  // KH*KW weights: AVX2 has 16 registers, and on AVX-512 holding them measured no faster.
+  // xr: input row oh * SW - pt at the tile's first footprint column; SKIP as row_fixed's.
+  template <int N, int SKIP>
+  static void pair_tile(const Geo& g, const Block<I>& b, const Epilogue<I>& e, const float* xr, float* yr) {
+    constexpr int SW = S::SW, F = (N - 1) * SW + KW;
+    const int64_t C = g.C;
+    Vec a0[N], a1[N];
+    start<N>(b, a0);
+    start<N>(b, a1);
+#pragma GCC unroll 8
+    for (int i = 0; i < KH + SW; ++i) {
+      const float* xi = xr + i * g.rstep;
+      Vec w0[KW], w1[KW];  // kernel row i of the upper output row, i - SW of the lower
+#pragma GCC unroll 16
+      for (int j = 0; j < KW; ++j) {
+        if (i < KH) w0[j] = load_w(b.w + (i * KW + j) * b.ws, b);
+        if (i >= SW) w1[j] = load_w(b.w + ((i - SW) * KW + j) * b.ws, b);
+      }
+#pragma GCC unroll 64
+      for (int q = 0; q < F; ++q) {
+        if ((SKIP & 1) && q == 0) continue;
+        if ((SKIP & 2) && q == F - 1) continue;
+        Vec xv = load_x(xi + q * C, b);
+        asm("" : "+v"(xv));  // one load per column (see row_fixed)
+#pragma GCC unroll 32
+        for (int t = 0; t < N; ++t) {
+          const int jd = q - t * SW;
+          if (jd < 0 || jd >= KW) continue;
+          if (i < KH) a0[t] = I::fma(xv, w0[jd], a0[t]);
+          if (i >= SW) a1[t] = I::fma(xv, w1[jd], a1[t]);
+        }
+      }
+    }
+    finish<N>(g, b, e, a0, yr);
+    finish<N>(g, b, e, a1, yr + g.yrow);
+  }
+  // The pair tiles by width N in [1, kPairT] and SKIP pattern, called through a table (as kTileFns).
+  static constexpr int kPairT = S::T / 2;
+  using PairFn = void (*)(const Geo&, const Block<I>&, const Epilogue<I>&, const float*, float*);
+  struct PairFns {
+    PairFn f[kPairT * 4];
+    template <int... Ns>
+    constexpr explicit PairFns(std::integer_sequence<int, Ns...>) : f{&pair_tile<Ns / 4 + 1, Ns % 4>...} {}
+  };
+  static constexpr PairFns kPairFns{std::make_integer_sequence<int, kPairT * 4>{}};
+
+  // Output rows oh, oh + 1 of one channel block, every kernel row inside the input, along the
+  // pair tile plan (run_blocks: tiles of at most kPairT pixels, SKIP patterns 0..3).
+  __attribute__((noinline)) static void row_pair_tiles(const Geo& g, const Block<I>& b, const Epilogue<I>& e,
+                                                       const float* x, int64_t oh, float* y, const TileSpec* tiles,
+                                                       int64_t ntiles) {
+    const float* xr = x + (oh * S::SW - g.pt) * g.xrow - g.pl * g.C;
+    float* yr = y + oh * g.yrow;
+    for (int64_t k = 0; k < ntiles; ++k) {
+      const int64_t ow = tiles[k].ow;
+      kPairFns.f[(tiles[k].n - 1) * 4 + tiles[k].skip](g, b, e, xr + ow * S::SW * g.C, yr + ow * g.Co);
+    }
+  }
+
   // One output row of one channel block: left border pixels [0, owl) in edge tiles, interior
   // pixels [owl, owr) (every tap inside the input) in direct tiles of T and one narrower
   // tile, right border pixels in edge tiles.
@@ -611,6 +674,15 @@ constexpr int64_t kMaxMaskCols = 512;
 template <class S>
 constexpr bool kPixelMajor = S::fixed && S::SW == 1 && S::DW == 1 && (S::KW - 1) * 4 <= S::T;
 constexpr int64_t kMaxPixelGroup = 16;
+
+// Row pairs (Kernel::pair_tile) for 3x3 at stride 2: output rows go two at a time, with
+// all the kernel rows of both inside the input, down each channel block's band. Kernel A/B in
+// one process (old/new, medians): AVX-512 dw3x3 s2 C96 112x112 70.5 -> 66.4 us, C64 112x112
+// 49.7 -> 44.5, C144 56x56 28.7 -> 25.4, C576 14x14 5.39 -> 5.27; AVX2 C96 112x112 131 -> 124,
+// C144 56x56 39.7 -> 38.4. 5x5 at stride 2 (7 input rows for 2 output rows) measured slower
+// with pairs (AVX-512 C240 28x28 16.8 -> 18.5 us, C120 56x56 50.0 -> 52.0), so it keeps rows.
+template <class S>
+constexpr bool kPairRows = S::fixed && S::SW == 2 && S::DW == 1 && S::KH == 3 && S::KW == 3;
 constexpr int64_t kStripBytes = 32 * 1024;
 constexpr int64_t kPixelBandBytes = 1024 * 1024;
 
@@ -878,6 +950,21 @@ void run_blocks(const ConvGeometry& cg, const WorkRange& r, const float* x, cons
     }
   }
 
+  // Row pairs (kPairRows): their own tile plan, used when every tile's columns outside the
+  // input are at most its first and last (SKIP patterns, no column masks).
+  constexpr int64_t kMaxPairTiles = kPairRows<S> ? kMaxMaskCols : 1;
+  TileSpec ptiles[kMaxPairTiles];
+  int64_t npt = 0;
+  if constexpr (kPairRows<S>) {
+    if (cm && !MULT) {
+      using K = Kernel<I, S, false, MULT>;
+      npt = plan_row_tiles<K::kPairT>(g.wo, ptiles);
+      for (int64_t k = 0; k < npt; ++k) {
+        ptiles[k].skip = K::skip_of(g, ptiles[k].ow, ptiles[k].n);
+        if (ptiles[k].skip < 0) npt = 0;
+      }
+    }
+  }
   const bool pixel_major = kPixelMajor<S> && !MULT && cm;
   if (pixel_major) {
     const int64_t nblocks = (r.oc_end - (r.oc_begin - shift) + V - 1) / V;
@@ -889,7 +976,9 @@ void run_blocks(const ConvGeometry& cg, const WorkRange& r, const float* x, cons
   constexpr int64_t kBlocks = S::fixed && !MULT ? std::max(kMaxGroup, kMaxPixelGroup) : kMaxGroup;
   Block<I> blocks[kBlocks];
   alignas(64) float wcopy[kBlocks][S::fixed ? S::KH * S::KW * V : 1];
-  const int64_t rows_per_band = pixel_major ? std::max<int64_t>(1, kPixelBandBytes / row_bytes) : band;
+  int64_t rows_per_band = pixel_major ? std::max<int64_t>(1, kPixelBandBytes / row_bytes) : band;
+  // Row pairs do not straddle bands: an even band (rounded down) leaves no single rows inside.
+  if (npt) rows_per_band = std::max<int64_t>(2, rows_per_band & ~int64_t(1));
   for (int64_t ob = r.oh_begin; ob < r.oh_end; ob += rows_per_band) {
     const int64_t oe = std::min(r.oh_end, ob + rows_per_band);
     for (int64_t og = r.oc_begin - shift; og < r.oc_end; og += group * V) {
@@ -915,6 +1004,18 @@ void run_blocks(const ConvGeometry& cg, const WorkRange& r, const float* x, cons
         }
       }
       for (int64_t oh = ob; oh < oe; ++oh) {
+        if constexpr (kPairRows<S>) {
+          const int64_t ih0 = oh * g.sh - g.pt, ih1 = ih0 + g.sh + (g.kh - 1) * g.dh;
+          if (npt && oh + 1 < oe && ih0 >= 0 && ih1 < g.H) {
+            for (int64_t k = 0; k < nb; ++k) {
+              const int64_t oc = og + k * V;
+              if (masked_block[k]) Kernel<I, S, true, MULT>::row_pair_tiles(g, blocks[k], e, x + oc, oh, y + oc, ptiles, npt);
+              else Kernel<I, S, false, MULT>::row_pair_tiles(g, blocks[k], e, x + oc, oh, y + oc, ptiles, npt);
+            }
+            ++oh;
+            continue;
+          }
+        }
         // Narrow rows go in pairs when both rows' kernel rows lie inside the input.
         bool pair = false;
         if constexpr (S::WREG) {
