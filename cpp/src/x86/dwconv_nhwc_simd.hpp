@@ -979,8 +979,11 @@ void run_blocks(const ConvGeometry& cg, const WorkRange& r, const float* x, cons
   int64_t rows_per_band = pixel_major ? std::max<int64_t>(1, kPixelBandBytes / row_bytes) : band;
   // Row pairs do not straddle bands: an even band (rounded down) leaves no single rows inside.
   if (npt) rows_per_band = std::max<int64_t>(2, rows_per_band & ~int64_t(1));
-  for (int64_t ob = r.oh_begin; ob < r.oh_end; ob += rows_per_band) {
-    const int64_t oe = std::min(r.oh_end, ob + rows_per_band);
+  // A first row with a kernel row in the top padding goes alone: the first band takes it as
+  // one row more, so that the pairs after it do not straddle the bands.
+  const int64_t lead = npt && r.oh_begin * g.sh < g.pt ? 1 : 0;
+  for (int64_t ob = r.oh_begin, oe; ob < r.oh_end; ob = oe) {
+    oe = std::min(r.oh_end, ob + rows_per_band + (ob == r.oh_begin ? lead : 0));
     for (int64_t og = r.oc_begin - shift; og < r.oc_end; og += group * V) {
       int64_t nb = 0;
       bool masked_block[kBlocks];
