@@ -18,6 +18,8 @@
 // - Channel tails use masked loads/stores; depth multiplier m > 1 loads the input channels a
 //   block needs and spreads them over the lanes with one permute (lane l <- channel (oc+l)/m).
 // - Bias and activation are applied to the accumulators before the store.
+// - 3x3 at stride 2 computes output rows in pairs (kPairRows): the input row both read is
+//   loaded once.
 #pragma once
 
 #include <immintrin.h>
@@ -674,6 +676,8 @@ constexpr int64_t kMaxMaskCols = 512;
 template <class S>
 constexpr bool kPixelMajor = S::fixed && S::SW == 1 && S::DW == 1 && (S::KW - 1) * 4 <= S::T;
 constexpr int64_t kMaxPixelGroup = 16;
+constexpr int64_t kStripBytes = 32 * 1024;
+constexpr int64_t kPixelBandBytes = 1024 * 1024;
 
 // Row pairs (Kernel::pair_tile) for 3x3 at stride 2: output rows go two at a time, with
 // all the kernel rows of both inside the input, down each channel block's band. Kernel A/B in
@@ -681,10 +685,12 @@ constexpr int64_t kMaxPixelGroup = 16;
 // 49.7 -> 44.5, C144 56x56 28.7 -> 25.4, C576 14x14 5.39 -> 5.27; AVX2 C96 112x112 131 -> 124,
 // C144 56x56 39.7 -> 38.4. 5x5 at stride 2 (7 input rows for 2 output rows) measured slower
 // with pairs (AVX-512 C240 28x28 16.8 -> 18.5 us, C120 56x56 50.0 -> 52.0), so it keeps rows.
+// Measured and dropped at 3x3 stride 2: software prefetch of the next band's rows into L2
+// (0.83-0.86x) or of the next row's lines into L1 (0.73-0.92x) or of the next output lines
+// (0.94x), and the pairs in pixel-major order (all blocks of a tile in turn: C96 112x112 1.05x
+// but C64 112x112 and C576 14x14 0.92x).
 template <class S>
 constexpr bool kPairRows = S::fixed && S::SW == 2 && S::DW == 1 && S::KH == 3 && S::KW == 3;
-constexpr int64_t kStripBytes = 32 * 1024;
-constexpr int64_t kPixelBandBytes = 1024 * 1024;
 
 // Sets up the block of output lanes [oc, oc + V) within the work range; returns whether some
 // lanes lie outside it (the block loads and stores through b.mask). Fixed shapes copy the
