@@ -958,7 +958,7 @@ void run_blocks(const ConvGeometry& cg, const WorkRange& r, const float* x, cons
 
   // Row pairs (kPairRows): their own tile plan, used when every tile's columns outside the
   // input are at most its first and last (SKIP patterns, no column masks).
-  constexpr int64_t kMaxPairTiles = kPairRows<S> ? kMaxMaskCols : 1;
+  constexpr int64_t kMaxPairTiles = kPairRows<S> ? (kMaxMaskCols + S::T / 2 - 1) / (S::T / 2) : 1;
   TileSpec ptiles[kMaxPairTiles];
   int64_t npt = 0;
   if constexpr (kPairRows<S>) {
