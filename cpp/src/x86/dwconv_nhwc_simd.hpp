@@ -89,6 +89,7 @@ struct Avx512 {
   static Vec set1(float v) { return _mm512_set1_ps(v); }
   static Vec load(const float* p) { return _mm512_loadu_ps(p); }
   static Vec load(const float* p, Mask m) { return _mm512_maskz_loadu_ps(m, p); }
+  static Vec load_merge(Vec v, const float* p, Mask m) { return _mm512_mask_loadu_ps(v, m, p); }  // lanes m from p
   static void store(float* p, Vec v) { _mm512_storeu_ps(p, v); }
   static void store(float* p, Vec v, Mask m) { _mm512_mask_storeu_ps(p, m, v); }
   static Vec fma(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
@@ -123,6 +124,9 @@ struct Avx2 {
   static Vec set1(float v) { return _mm256_set1_ps(v); }
   static Vec load(const float* p) { return _mm256_loadu_ps(p); }
   static Vec load(const float* p, Mask m) { return _mm256_maskload_ps(p, m); }
+  static Vec load_merge(Vec v, const float* p, Mask m) {
+    return _mm256_blendv_ps(v, _mm256_maskload_ps(p, m), _mm256_castsi256_ps(m));
+  }
   static void store(float* p, Vec v) { _mm256_storeu_ps(p, v); }
   static void store(float* p, Vec v, Mask m) { _mm256_maskstore_ps(p, m, v); }
   static Vec fma(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
@@ -182,6 +186,8 @@ struct Block {
   typename I::Idx idx;  // m > 1: lane -> loaded input lane
   const float* w;       // this block's weights: tap t at w + t * ws
   int64_t ws;
+  Mask wmask;    // a wrapped block (Kernel WRAP): lanes that are the tail block's, at x, y + wrap
+  int64_t wrap;
 };
 
 template <class I>
@@ -240,7 +246,9 @@ int64_t plan_row_tiles(int64_t wo, TileSpec* tiles) {
 }
 
 // MASKED: the block's lanes are not all real channels (b.mask). MULT: depth multiplier > 1.
-template <class I, class S, bool MASKED, bool MULT>
+// WRAP (with MASKED): a realigned first block that also carries the last block's lanes (b.wmask,
+// read and written b.wrap floats further on; see wrap_block).
+template <class I, class S, bool MASKED, bool MULT, bool WRAP = false>
 struct Kernel {
   using Vec = typename I::Vec;
   using Mask = typename I::Mask;
@@ -248,19 +256,24 @@ struct Kernel {
   static constexpr int KH = S::KH, KW = S::KW;
 
   static Vec load_x(const float* p, const Block<I>& b) {
-    if constexpr (MULT) return I::permute(I::load(p, b.in_mask), b.idx);
+    if constexpr (WRAP) return I::load_merge(I::load(p, b.mask), p + b.wrap, b.wmask);
+    else if constexpr (MULT) return I::permute(I::load(p, b.in_mask), b.idx);
     else if constexpr (MASKED) return I::load(p, b.mask);
     else return I::load(p);
   }
   // An edge tap: an empty mask when the column is outside the input (a zero column).
   static Vec load_x(const float* p, const Block<I>& b, bool inside) {
-    if constexpr (MULT) return I::permute(I::load(p, I::mask_if(b.in_mask, inside)), b.idx);
+    if constexpr (WRAP)
+      return I::load_merge(I::load(p, I::mask_if(b.mask, inside)), p + b.wrap, I::mask_if(b.wmask, inside));
+    else if constexpr (MULT) return I::permute(I::load(p, I::mask_if(b.in_mask, inside)), b.idx);
     else if constexpr (MASKED) return I::load(p, I::mask_if(b.mask, inside));
     else return I::load(p, I::mask_if(I::mask(V), inside));
   }
   // A column of a border tile: cm is empty when the column lies in the padding.
   static Vec load_x(const float* p, const Block<I>& b, Mask cm) {
-    if constexpr (MASKED) return I::load(p, I::mask_and(b.mask, cm));
+    if constexpr (WRAP)
+      return I::load_merge(I::load(p, I::mask_and(b.mask, cm)), p + b.wrap, I::mask_and(b.wmask, cm));
+    else if constexpr (MASKED) return I::load(p, I::mask_and(b.mask, cm));
     else return I::load(p, cm);
   }
   // Fixed shapes read a zero-padded copy of the block's weights; the generic shape reads the
@@ -270,7 +283,8 @@ struct Kernel {
     else return I::load(p);
   }
   static void store_y(float* p, Vec v, const Block<I>& b) {
-    if constexpr (MASKED) I::store(p, v, b.mask);
+    if constexpr (WRAP) I::store(p, v, b.mask), I::store(p + b.wrap, v, b.wmask);
+    else if constexpr (MASKED) I::store(p, v, b.mask);
     else I::store(p, v);
   }
 
@@ -719,6 +733,21 @@ bool setup_block(Block<I>& b, int64_t oc, const WorkRange& r, int64_t m, const f
   return masked;
 }
 
+// A realigned channel range (run_blocks' shift) starts and ends with masked blocks; when the
+// last block's lanes [0, hi) lie below the first block's [lo, V) (a range of whole vectors of
+// channels, misaligned), the first block b (from oc) takes them too, read and written `last - oc`
+// floats further on, and the last block is not run: one block fewer (a misaligned C96 runs 6,
+// not 7). Merges the last block's bias and weights into b's (wc: b's weight copy).
+template <class I, class S>
+void wrap_block(Block<I>& b, int64_t oc, int64_t last, const float* w, int64_t Cp, const float* bias, float* wc,
+                int64_t hi) {
+  constexpr int V = I::V;
+  b.wmask = I::lanes(0, hi);
+  b.wrap = last - oc;
+  if (bias) b.bias = I::load_merge(b.bias, bias + last, b.wmask);
+  for (int64_t t = 0; t < S::KH * S::KW; ++t) I::store(wc + t * V, I::load_merge(I::load(wc + t * V), w + t * Cp + last, b.wmask));
+}
+
 // Staged rows (fixed shapes). When the pixel stride is a multiple of a large power of two, a
 // block's pixels fall in few L1 sets: x86 L1 data caches have 64 sets of 64-byte lines, so
 // pixels whose addresses agree modulo 4 KiB share a set, and a pixel stride s gives only
@@ -988,13 +1017,25 @@ void run_blocks(const ConvGeometry& cg, const WorkRange& r, const float* x, cons
   // A first row with a kernel row in the top padding goes alone: the first band takes it as
   // one row more, so that the pairs after it do not straddle the bands.
   const int64_t lead = npt && r.oh_begin * g.sh < g.pt ? 1 : 0;
+  // With row pairs, a misaligned range's first block takes the last block's lanes (wrap_block).
+  // Kernel A/B in one process, old/new medians, AVX-512 dw3x3 s2, x and y 16 bytes off a line:
+  // C96 112x112 79.0 -> 73.3 us, C144 56x56 30.0 -> 26.8, C576 14x14 5.77 -> 5.47; x 32 and y
+  // 48 bytes off: C96 112x112 83.1 -> 75.3; both 48 bytes off: C64 112x112 56.3 -> 48.8.
+  const int64_t og0 = r.oc_begin - shift, og_last = og0 + (r.oc_end - og0 - 1) / V * V;
+  const int64_t wrap_hi = r.oc_end - og_last;
+  const bool wrap = kPairRows<S> && !MULT && npt && shift > 0 && og_last > og0 && og0 + V <= r.oc_end && wrap_hi <= shift;
+  const int64_t og_end = wrap ? og_last : r.oc_end;
   for (int64_t ob = r.oh_begin, oe; ob < r.oh_end; ob = oe) {
     oe = std::min(r.oh_end, ob + rows_per_band + (ob == r.oh_begin ? lead : 0));
-    for (int64_t og = r.oc_begin - shift; og < r.oc_end; og += group * V) {
+    for (int64_t og = og0; og < og_end; og += group * V) {
       int64_t nb = 0;
       bool masked_block[kBlocks];
-      for (int64_t oc = og; oc < r.oc_end && nb < group; oc += V, ++nb)
+      for (int64_t oc = og; oc < og_end && nb < group; oc += V, ++nb)
         masked_block[nb] = setup_block<I, S, MULT>(blocks[nb], oc, r, m, w, Cp, bias, wcopy[nb]);
+      const bool wrapped = wrap && og == og0;  // block 0 is wrapped
+      if constexpr (kPairRows<S> && !MULT) {
+        if (wrapped) wrap_block<I, S>(blocks[0], og0, og_last, w, Cp, bias, wcopy[0], wrap_hi);
+      }
       if constexpr (S::fixed && !MULT) {
         if (pixel_major) {
           // Strips of tiles whose kernel rows (all the group's channels) fit the L1 budget.
@@ -1018,7 +1059,8 @@ void run_blocks(const ConvGeometry& cg, const WorkRange& r, const float* x, cons
           if (npt && oh + 1 < oe && ih0 >= 0 && ih1 < g.H) {
             for (int64_t k = 0; k < nb; ++k) {
               const int64_t oc = og + k * V;
-              if (masked_block[k]) Kernel<I, S, true, MULT>::row_pair_tiles(g, blocks[k], e, x + oc, oh, y + oc, ptiles, npt);
+              if (k == 0 && wrapped) Kernel<I, S, true, false, true>::row_pair_tiles(g, blocks[k], e, x + oc, oh, y + oc, ptiles, npt);
+              else if (masked_block[k]) Kernel<I, S, true, MULT>::row_pair_tiles(g, blocks[k], e, x + oc, oh, y + oc, ptiles, npt);
               else Kernel<I, S, false, MULT>::row_pair_tiles(g, blocks[k], e, x + oc, oh, y + oc, ptiles, npt);
             }
             ++oh;
@@ -1039,6 +1081,12 @@ void run_blocks(const ConvGeometry& cg, const WorkRange& r, const float* x, cons
             if (pair) {
               if (masked_block[k]) Kernel<I, S, true, MULT>::row_pair(g, blocks[k], e, xb, oh, yb, cm);
               else Kernel<I, S, false, MULT>::row_pair(g, blocks[k], e, xb, oh, yb, cm);
+              continue;
+            }
+          }
+          if constexpr (kPairRows<S> && !MULT) {
+            if (k == 0 && wrapped) {
+              Kernel<I, S, true, false, true>::row_masked(g, blocks[k], e, xb, oh, yb, cm, tiles, ntiles);
               continue;
             }
           }
