@@ -18,6 +18,8 @@
 // - Channel tails use masked loads/stores; depth multiplier m > 1 loads the input channels a
 //   block needs and spreads them over the lanes with one permute (lane l <- channel (oc+l)/m).
 // - Bias and activation are applied to the accumulators before the store.
+// - 3x3 at stride 2 computes output rows in pairs (kPairRows): the input row both read is
+//   loaded once.
 #pragma once
 
 #include <immintrin.h>
@@ -87,6 +89,7 @@ struct Avx512 {
   static Vec set1(float v) { return _mm512_set1_ps(v); }
   static Vec load(const float* p) { return _mm512_loadu_ps(p); }
   static Vec load(const float* p, Mask m) { return _mm512_maskz_loadu_ps(m, p); }
+  static Vec load_merge(Vec v, const float* p, Mask m) { return _mm512_mask_loadu_ps(v, m, p); }  // lanes m from p
   static void store(float* p, Vec v) { _mm512_storeu_ps(p, v); }
   static void store(float* p, Vec v, Mask m) { _mm512_mask_storeu_ps(p, m, v); }
   static Vec fma(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
@@ -121,6 +124,9 @@ struct Avx2 {
   static Vec set1(float v) { return _mm256_set1_ps(v); }
   static Vec load(const float* p) { return _mm256_loadu_ps(p); }
   static Vec load(const float* p, Mask m) { return _mm256_maskload_ps(p, m); }
+  static Vec load_merge(Vec v, const float* p, Mask m) {
+    return _mm256_blendv_ps(v, _mm256_maskload_ps(p, m), _mm256_castsi256_ps(m));
+  }
   static void store(float* p, Vec v) { _mm256_storeu_ps(p, v); }
   static void store(float* p, Vec v, Mask m) { _mm256_maskstore_ps(p, m, v); }
   static Vec fma(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
@@ -180,6 +186,8 @@ struct Block {
   typename I::Idx idx;  // m > 1: lane -> loaded input lane
   const float* w;       // this block's weights: tap t at w + t * ws
   int64_t ws;
+  Mask wmask;    // a wrapped block (Kernel WRAP): lanes that are the tail block's, at x, y + wrap
+  int64_t wrap;
 };
 
 template <class I>
@@ -238,7 +246,9 @@ int64_t plan_row_tiles(int64_t wo, TileSpec* tiles) {
 }
 
 // MASKED: the block's lanes are not all real channels (b.mask). MULT: depth multiplier > 1.
-template <class I, class S, bool MASKED, bool MULT>
+// WRAP (with MASKED): a realigned first block that also carries the last block's lanes (b.wmask,
+// read and written b.wrap floats further on; see wrap_block).
+template <class I, class S, bool MASKED, bool MULT, bool WRAP = false>
 struct Kernel {
   using Vec = typename I::Vec;
   using Mask = typename I::Mask;
@@ -246,19 +256,24 @@ struct Kernel {
   static constexpr int KH = S::KH, KW = S::KW;
 
   static Vec load_x(const float* p, const Block<I>& b) {
-    if constexpr (MULT) return I::permute(I::load(p, b.in_mask), b.idx);
+    if constexpr (WRAP) return I::load_merge(I::load(p, b.mask), p + b.wrap, b.wmask);
+    else if constexpr (MULT) return I::permute(I::load(p, b.in_mask), b.idx);
     else if constexpr (MASKED) return I::load(p, b.mask);
     else return I::load(p);
   }
   // An edge tap: an empty mask when the column is outside the input (a zero column).
   static Vec load_x(const float* p, const Block<I>& b, bool inside) {
-    if constexpr (MULT) return I::permute(I::load(p, I::mask_if(b.in_mask, inside)), b.idx);
+    if constexpr (WRAP)
+      return I::load_merge(I::load(p, I::mask_if(b.mask, inside)), p + b.wrap, I::mask_if(b.wmask, inside));
+    else if constexpr (MULT) return I::permute(I::load(p, I::mask_if(b.in_mask, inside)), b.idx);
     else if constexpr (MASKED) return I::load(p, I::mask_if(b.mask, inside));
     else return I::load(p, I::mask_if(I::mask(V), inside));
   }
   // A column of a border tile: cm is empty when the column lies in the padding.
   static Vec load_x(const float* p, const Block<I>& b, Mask cm) {
-    if constexpr (MASKED) return I::load(p, I::mask_and(b.mask, cm));
+    if constexpr (WRAP)
+      return I::load_merge(I::load(p, I::mask_and(b.mask, cm)), p + b.wrap, I::mask_and(b.wmask, cm));
+    else if constexpr (MASKED) return I::load(p, I::mask_and(b.mask, cm));
     else return I::load(p, cm);
   }
   // Fixed shapes read a zero-padded copy of the block's weights; the generic shape reads the
@@ -268,7 +283,8 @@ struct Kernel {
     else return I::load(p);
   }
   static void store_y(float* p, Vec v, const Block<I>& b) {
-    if constexpr (MASKED) I::store(p, v, b.mask);
+    if constexpr (WRAP) I::store(p, v, b.mask), I::store(p + b.wrap, v, b.wmask);
+    else if constexpr (MASKED) I::store(p, v, b.mask);
     else I::store(p, v);
   }
 
@@ -547,6 +563,69 @@ struct Kernel {
     pair_at(g, b, e, xr, S::SW * g.rstep, yr, nullptr, 0);
   }
 
+  // Row pairs at stride 2 (kPairRows): output rows oh and oh + 1 read KH + SW input rows, KH - SW
+  // of them shared; a tile of N pixels of both rows loads each column of those rows once, and
+  // the shared row's columns feed both rows' accumulators (3x3: 5 rows loaded for 2 output
+  // rows, not 6). Each input row loads the kernel rows it meets (L1 hits) instead of holding all
+  // KH*KW weights: AVX2 has 16 registers, and on AVX-512 holding them measured no faster.
+  // xr: input row oh * SW - pt at the tile's first footprint column; SKIP as row_fixed's.
+  template <int N, int SKIP>
+  static void pair_tile(const Geo& g, const Block<I>& b, const Epilogue<I>& e, const float* xr, float* yr) {
+    constexpr int SW = S::SW, F = (N - 1) * SW + KW;
+    const int64_t C = g.C;
+    Vec a0[N], a1[N];
+    start<N>(b, a0);
+    start<N>(b, a1);
+#pragma GCC unroll 8
+    for (int i = 0; i < KH + SW; ++i) {
+      const float* xi = xr + i * g.rstep;
+      Vec w0[KW], w1[KW];  // kernel row i of the upper output row, i - SW of the lower
+#pragma GCC unroll 16
+      for (int j = 0; j < KW; ++j) {
+        if (i < KH) w0[j] = load_w(b.w + (i * KW + j) * b.ws, b);
+        if (i >= SW) w1[j] = load_w(b.w + ((i - SW) * KW + j) * b.ws, b);
+      }
+#pragma GCC unroll 64
+      for (int q = 0; q < F; ++q) {
+        if ((SKIP & 1) && q == 0) continue;
+        if ((SKIP & 2) && q == F - 1) continue;
+        Vec xv = load_x(xi + q * C, b);
+        asm("" : "+v"(xv));  // one load per column (see row_fixed)
+#pragma GCC unroll 32
+        for (int t = 0; t < N; ++t) {
+          const int jd = q - t * SW;
+          if (jd < 0 || jd >= KW) continue;
+          if (i < KH) a0[t] = I::fma(xv, w0[jd], a0[t]);
+          if (i >= SW) a1[t] = I::fma(xv, w1[jd], a1[t]);
+        }
+      }
+    }
+    finish<N>(g, b, e, a0, yr);
+    finish<N>(g, b, e, a1, yr + g.yrow);
+  }
+  // The pair tiles by width N in [1, kPairT] and SKIP pattern, called through a table (as kTileFns).
+  static constexpr int kPairT = S::T / 2;
+  using PairFn = void (*)(const Geo&, const Block<I>&, const Epilogue<I>&, const float*, float*);
+  struct PairFns {
+    PairFn f[kPairT * 4];
+    template <int... Ns>
+    constexpr explicit PairFns(std::integer_sequence<int, Ns...>) : f{&pair_tile<Ns / 4 + 1, Ns % 4>...} {}
+  };
+  static constexpr PairFns kPairFns{std::make_integer_sequence<int, kPairT * 4>{}};
+
+  // Output rows oh, oh + 1 of one channel block, every kernel row inside the input, along the
+  // pair tile plan (run_blocks: tiles of at most kPairT pixels, SKIP patterns 0..3).
+  __attribute__((noinline)) static void row_pair_tiles(const Geo& g, const Block<I>& b, const Epilogue<I>& e,
+                                                       const float* x, int64_t oh, float* y, const TileSpec* tiles,
+                                                       int64_t ntiles) {
+    const float* xr = x + (oh * S::SW - g.pt) * g.xrow - g.pl * g.C;
+    float* yr = y + oh * g.yrow;
+    for (int64_t k = 0; k < ntiles; ++k) {
+      const int64_t ow = tiles[k].ow;
+      kPairFns.f[(tiles[k].n - 1) * 4 + tiles[k].skip](g, b, e, xr + ow * S::SW * g.C, yr + ow * g.Co);
+    }
+  }
+
   // One output row of one channel block: left border pixels [0, owl) in edge tiles, interior
   // pixels [owl, owr) (every tap inside the input) in direct tiles of T and one narrower
   // tile, right border pixels in edge tiles.
@@ -599,8 +678,8 @@ constexpr int64_t kBandBytes = 256 * 1024;
 constexpr int64_t kRealignMinVectors = 2;
 // Below this many vectors the extra block costs more than split loads, except when the output
 // shares the input's misalignment and its stores get aligned too, at stride > 1 or where the
-// wrap block (row_wrap) replaces the extra block. AVX-512,
-// x and y 16 bytes off, realigned vs not: stride 1 (pixel-major strips make split loads
+// straddling block (row_straddle) replaces the extra block. AVX-512, x and y 16 bytes off,
+// realigned vs not (before the straddling block): stride 1 (pixel-major strips make split loads
 // cheap) dw3x3 C32 112x112 69.9 vs 62.8 us, C48 98.2 vs 93.0; stride 2 C48 56x56 8.4 vs 10.1;
 // with y aligned instead, C32 s1 59.6 = 60.7, C48 s2 10.2 vs 9.8. From 4 vectors on,
 // realigning wins or ties at every offset (C64 56x56 s1 x16/y16 34.4 vs 35.6, y32 36.8 vs
@@ -631,6 +710,19 @@ constexpr int64_t kMaxPixelGroup = 16;
 constexpr int64_t kStripBytes = 32 * 1024;
 constexpr int64_t kPixelBandBytes = 1024 * 1024;
 
+// Row pairs (Kernel::pair_tile) for 3x3 at stride 2: output rows go two at a time, with
+// all the kernel rows of both inside the input, down each channel block's band. Kernel A/B in
+// one process (old/new, medians): AVX-512 dw3x3 s2 C96 112x112 70.5 -> 66.4 us, C64 112x112
+// 49.7 -> 44.5, C144 56x56 28.7 -> 25.4, C576 14x14 5.39 -> 5.27; AVX2 C96 112x112 131 -> 124,
+// C144 56x56 39.7 -> 38.4. 5x5 at stride 2 (7 input rows for 2 output rows) measured slower
+// with pairs (AVX-512 C240 28x28 16.8 -> 18.5 us, C120 56x56 50.0 -> 52.0), so it keeps rows.
+// Measured and dropped at 3x3 stride 2: software prefetch of the next band's rows into L2
+// (0.83-0.86x) or of the next row's lines into L1 (0.73-0.92x) or of the next output lines
+// (0.94x), and the pairs in pixel-major order (all blocks of a tile in turn: C96 112x112 1.05x
+// but C64 112x112 and C576 14x14 0.92x).
+template <class S>
+constexpr bool kPairRows = S::fixed && S::SW == 2 && S::DW == 1 && S::KH == 3 && S::KW == 3;
+
 // Sets up the block of output lanes [oc, oc + V) within the work range; returns whether some
 // lanes lie outside it (the block loads and stores through b.mask). Fixed shapes copy the
 // block's weights, zero-padded, to wc (unmasked aligned loads after); the generic shape reads
@@ -656,6 +748,21 @@ bool setup_block(Block<I>& b, int64_t oc, const WorkRange& r, int64_t m, const f
     b.w = w + oc, b.ws = Cp;
   }
   return masked;
+}
+
+// A realigned channel range (run_blocks' shift) starts and ends with masked blocks; when the
+// last block's lanes [0, hi) lie below the first block's [lo, V) (a range of whole vectors of
+// channels, misaligned), the first block b (from oc) takes them too, read and written `last - oc`
+// floats further on, and the last block is not run: one block fewer (a misaligned C96 runs 6,
+// not 7). Merges the last block's bias and weights into b's (wc: b's weight copy).
+template <class I, class S>
+void wrap_block(Block<I>& b, int64_t oc, int64_t last, const float* w, int64_t Cp, const float* bias, float* wc,
+                int64_t hi) {
+  constexpr int V = I::V;
+  b.wmask = I::lanes(0, hi);
+  b.wrap = last - oc;
+  if (bias) b.bias = I::load_merge(b.bias, bias + last, b.wmask);
+  for (int64_t t = 0; t < S::KH * S::KW; ++t) I::store(wc + t * V, I::load_merge(I::load(wc + t * V), w + t * Cp + last, b.wmask));
 }
 
 // Staged rows (fixed shapes). When the pixel stride is a multiple of a large power of two, a
@@ -828,7 +935,7 @@ __attribute__((noinline)) void row_masked_group(const Geo& g, const Block<I>* bl
   }
 }
 
-// The wrap block. When C is a multiple of V and x and y both start s lanes past a vector
+// The straddling block. When C is a multiple of V and x and y both start s lanes past a vector
 // boundary, realigning the blocks to x leaves two partial blocks (lanes [s, V) of the first,
 // [0, s) of the last): one block more than an aligned call (C96: 7 instead of 6). But the
 // aligned vector s floats before a pixel holds the previous pixel's last s channels and this
@@ -836,22 +943,22 @@ __attribute__((noinline)) void row_masked_group(const Geo& g, const Block<I>* bl
 // shifted by whole pixels. So one block over those vectors, at positions 0..wo of the row
 // (position p: lanes [0, s) are pixel p - 1, lanes [s, V) pixel p), with the weights and
 // bias rotated to match, replaces the two partial blocks. Its column masks are per lane group
-// (wrap_masks); position 0 stores only lanes [s, V) and position wo only [0, s).
-// AVX-512, x and y 16 bytes off (aligned, realigned before, wrap): dw3x3 C144 56x56 54.5,
+// (straddle_masks); position 0 stores only lanes [s, V) and position wo only [0, s).
+// AVX-512, x and y 16 bytes off (aligned, realigned before, straddling): dw3x3 C144 56x56 54.5,
 // 62.0, 55.4 us; C32 112x112 47.5, 64.0 (not realigned: 2 vectors), 57.6; C576 14x14 13.2,
 // 14.1, 12.8.
 template <class I>
-void wrap_masks(const Geo& g, int64_t s, int64_t cols, typename I::Mask* wm) {
+void straddle_masks(const Geo& g, int64_t s, int64_t cols, typename I::Mask* wm) {
   for (int64_t q = 0; q < cols; ++q) {
     const bool here = uint64_t(q - g.pl) < uint64_t(g.W), before = uint64_t(q - g.pl - 1) < uint64_t(g.W);
     wm[q] = I::lanes(before ? 0 : s, here ? I::V : s);
   }
 }
 
-// The wrap block's three blocks (position 0, the middle, position wo), its weights rotated
+// The straddling block's three blocks (position 0, the middle, position wo), its weights rotated
 // into wc. w: packed [kh*kw][C].
 template <class I, class S>
-void setup_wrap(Block<I> (&wb)[3], int64_t s, int64_t C, const float* w, const float* bias, float* wc) {
+void setup_straddle(Block<I> (&wb)[3], int64_t s, int64_t C, const float* w, const float* bias, float* wc) {
   constexpr int V = I::V;
   auto channel = [&](int l) { return l < s ? C - s + l : l - s; };
   for (int64_t t = 0; t < S::KH * S::KW; ++t)
@@ -866,10 +973,10 @@ void setup_wrap(Block<I> (&wb)[3], int64_t s, int64_t C, const float* w, const f
   }
 }
 
-// Output row oh of the wrap block: position 0, the middle positions along `tiles` (ow from 1;
+// Output row oh of the straddling block: position 0, the middle positions along `tiles` (ow from 1;
 // skip 0: every column of both lane groups inside the input, else -1), position wo.
 template <class I, class S>
-__attribute__((noinline)) void row_wrap(const Geo& g, const Block<I> (&wb)[3], const Epilogue<I>& e, const float* x,
+__attribute__((noinline)) void row_straddle(const Geo& g, const Block<I> (&wb)[3], const Epilogue<I>& e, const float* x,
                                         int64_t oh, float* y, int64_t s, const typename I::Mask* wm,
                                         const TileSpec* tiles, int64_t ntiles) {
   using KU = Kernel<I, S, false, false>;
@@ -913,15 +1020,15 @@ void run_blocks(const ConvGeometry& cg, const WorkRange& r, const float* x, cons
   // Blocks start `shift` lanes before oc_begin so that every full block's input vectors are
   // aligned (possible when all pixels share one alignment: cin a multiple of V).
   const int64_t padded_cols = (g.wo - 1) * g.sw + span + 1;
-  // Shapes where a realigned call runs the wrap block (row_wrap) instead of two partial blocks.
-  const bool wrap_shape = S::fixed && S::SW == 1 && S::DW == 1 && !MULT && padded_cols <= kMaxMaskCols &&
+  // Shapes where a realigned call runs the straddling block (row_straddle) instead of two partial blocks.
+  const bool straddle_shape = S::fixed && S::SW == 1 && S::DW == 1 && !MULT && padded_cols <= kMaxMaskCols &&
                           r.oc_begin == 0 && r.oc_end == g.C && g.Co == g.C;
   int64_t shift = 0;
   if (!MULT && g.C % V == 0 && r.oc_end - r.oc_begin >= kRealignMinVectors * V) {
     constexpr uintptr_t kVectorBytes = V * sizeof(float);
     const uintptr_t a = reinterpret_cast<uintptr_t>(x + r.oc_begin), b = reinterpret_cast<uintptr_t>(y + r.oc_begin);
     const bool same = a % kVectorBytes == b % kVectorBytes;
-    const bool worth = r.oc_end - r.oc_begin >= kRealignAlwaysVectors * V || (same && (g.sw > 1 || wrap_shape));
+    const bool worth = r.oc_end - r.oc_begin >= kRealignAlwaysVectors * V || (same && (g.sw > 1 || straddle_shape));
     if (a % sizeof(float) == 0 && worth) shift = int64_t(a % kVectorBytes / sizeof(float));
   }
 
@@ -959,33 +1066,55 @@ void run_blocks(const ConvGeometry& cg, const WorkRange& r, const float* x, cons
     }
   }
 
-  // The wrap block (row_wrap) replaces the two partial blocks of a realigned call.
-  Mask wmask[S::fixed && S::SW == 1 ? kMaxMaskCols + 1 : 1];
-  TileSpec wtiles[S::fixed && S::SW == 1 ? kMaxTiles : 1];
-  int64_t nwt = 0;
-  Block<I> wrap_blocks[3];
-  alignas(64) float wrap_w[S::fixed && S::SW == 1 ? S::KH * S::KW * V : 1];
-  bool wrap = false;
+  // The straddling block (row_straddle) replaces the two partial blocks of a realigned call at stride 1.
+  Mask smask[S::fixed && S::SW == 1 ? kMaxMaskCols + 1 : 1];
+  TileSpec stiles[S::fixed && S::SW == 1 ? kMaxTiles : 1];
+  int64_t nst = 0;
+  Block<I> straddle_blocks[3];
+  alignas(64) float straddle_w[S::fixed && S::SW == 1 ? S::KH * S::KW * V : 1];
+  bool straddle = false;
   if constexpr (S::fixed && S::SW == 1 && S::DW == 1 && !MULT) {
     const uintptr_t yx = reinterpret_cast<uintptr_t>(y) - reinterpret_cast<uintptr_t>(x);
-    wrap = cm && shift > 0 && wrap_shape && yx % (V * sizeof(float)) == 0;
-    if (wrap) {
-      wrap_masks<I>(g, shift, padded_cols + 1, wmask);
-      setup_wrap<I, S>(wrap_blocks, shift, g.C, w, bias, wrap_w);
-      nwt = g.wo > 1 ? plan_row_tiles<S::T>(g.wo - 1, wtiles) : 0;
-      for (int64_t k = 0; k < nwt; ++k) {
-        TileSpec& t = wtiles[k];
+    straddle = cm && shift > 0 && straddle_shape && yx % (V * sizeof(float)) == 0;
+    if (straddle) {
+      straddle_masks<I>(g, shift, padded_cols + 1, smask);
+      setup_straddle<I, S>(straddle_blocks, shift, g.C, w, bias, straddle_w);
+      nst = g.wo > 1 ? plan_row_tiles<S::T>(g.wo - 1, stiles) : 0;
+      for (int64_t k = 0; k < nst; ++k) {
+        TileSpec& t = stiles[k];
         t.ow += 1;
         t.skip = t.ow - 1 - g.pl >= 0 && t.ow + t.n - 1 + S::KW - 1 - g.pl <= g.W - 1 ? 0 : -1;
       }
     }
   }
-  // Blocks [oc_first, oc_stop): the wrap block takes the partial first and last.
-  const int64_t oc_first = r.oc_begin - shift + (wrap ? V : 0), oc_stop = wrap ? r.oc_end - shift : r.oc_end;
-
+  // Row pairs (kPairRows): their own tile plan, used when every tile's columns outside the
+  // input are at most its first and last (SKIP patterns, no column masks).
+  constexpr int64_t kMaxPairTiles = kPairRows<S> ? (kMaxMaskCols + S::T / 2 - 1) / (S::T / 2) : 1;
+  TileSpec ptiles[kMaxPairTiles];
+  int64_t npt = 0;
+  if constexpr (kPairRows<S>) {
+    if (cm && !MULT) {
+      using K = Kernel<I, S, false, MULT>;
+      npt = plan_row_tiles<K::kPairT>(g.wo, ptiles);
+      for (int64_t k = 0; k < npt; ++k) {
+        ptiles[k].skip = K::skip_of(g, ptiles[k].ow, ptiles[k].n);
+        if (ptiles[k].skip < 0) npt = 0;
+      }
+    }
+  }
+  // With row pairs, a misaligned range's first block takes the last block's lanes (wrap_block).
+  // Kernel A/B in one process, old/new medians, AVX-512 dw3x3 s2, x and y 16 bytes off a line:
+  // C96 112x112 79.0 -> 73.3 us, C144 56x56 30.0 -> 26.8, C576 14x14 5.77 -> 5.47; x 32 and y
+  // 48 bytes off: C96 112x112 83.1 -> 75.3; both 48 bytes off: C64 112x112 56.3 -> 48.8.
+  const int64_t og0 = r.oc_begin - shift, og_last = og0 + (r.oc_end - og0 - 1) / V * V;
+  const int64_t wrap_hi = r.oc_end - og_last;
+  const bool wrap = kPairRows<S> && !MULT && npt && shift > 0 && og_last > og0 && og0 + V <= r.oc_end && wrap_hi <= shift;
+  // The blocks [og_begin, og_end): the wrapped or the straddling block takes the partial ones.
+  const int64_t og_begin = straddle ? og0 + V : og0;
+  const int64_t og_end = wrap ? og_last : straddle ? r.oc_end - shift : r.oc_end;
   const bool pixel_major = kPixelMajor<S> && !MULT && cm;
   if (pixel_major) {
-    const int64_t nblocks = std::max<int64_t>(1, (oc_stop - oc_first + V - 1) / V);
+    const int64_t nblocks = std::max<int64_t>(1, (og_end - og_begin + V - 1) / V);
     const int64_t cols = (tiles[0].n - 1) * S::SW + S::KW;
     const int64_t most = std::max<int64_t>(1, std::min(kMaxPixelGroup, kStripBytes / (S::KH * cols * V * int64_t(sizeof(float)))));
     const int64_t ng = (nblocks + most - 1) / most;
@@ -994,18 +1123,27 @@ void run_blocks(const ConvGeometry& cg, const WorkRange& r, const float* x, cons
   constexpr int64_t kBlocks = S::fixed && !MULT ? std::max(kMaxGroup, kMaxPixelGroup) : kMaxGroup;
   Block<I> blocks[kBlocks];
   alignas(64) float wcopy[kBlocks][S::fixed ? S::KH * S::KW * V : 1];
-  const int64_t rows_per_band = pixel_major ? std::max<int64_t>(1, kPixelBandBytes / row_bytes) : band;
-  for (int64_t ob = r.oh_begin; ob < r.oh_end; ob += rows_per_band) {
-    const int64_t oe = std::min(r.oh_end, ob + rows_per_band);
+  int64_t rows_per_band = pixel_major ? std::max<int64_t>(1, kPixelBandBytes / row_bytes) : band;
+  // Row pairs do not straddle bands: an even band (rounded down) leaves no single rows inside.
+  if (npt) rows_per_band = std::max<int64_t>(2, rows_per_band & ~int64_t(1));
+  // A first row with a kernel row in the top padding goes alone: the first band takes it as
+  // one row more, so that the pairs after it do not straddle the bands.
+  const int64_t lead = npt && r.oh_begin * g.sh < g.pt ? 1 : 0;
+  for (int64_t ob = r.oh_begin, oe; ob < r.oh_end; ob = oe) {
+    oe = std::min(r.oh_end, ob + rows_per_band + (ob == r.oh_begin ? lead : 0));
     if constexpr (S::fixed && S::SW == 1 && S::DW == 1 && !MULT) {
-      if (wrap)
-        for (int64_t oh = ob; oh < oe; ++oh) row_wrap<I, S>(g, wrap_blocks, e, x, oh, y, shift, wmask, wtiles, nwt);
+      if (straddle)
+        for (int64_t oh = ob; oh < oe; ++oh) row_straddle<I, S>(g, straddle_blocks, e, x, oh, y, shift, smask, stiles, nst);
     }
-    for (int64_t og = oc_first; og < oc_stop; og += group * V) {
+    for (int64_t og = og_begin; og < og_end; og += group * V) {
       int64_t nb = 0;
       bool masked_block[kBlocks];
-      for (int64_t oc = og; oc < oc_stop && nb < group; oc += V, ++nb)
+      for (int64_t oc = og; oc < og_end && nb < group; oc += V, ++nb)
         masked_block[nb] = setup_block<I, S, MULT>(blocks[nb], oc, r, m, w, Cp, bias, wcopy[nb]);
+      const bool wrapped = wrap && og == og0;  // block 0 is wrapped
+      if constexpr (kPairRows<S> && !MULT) {
+        if (wrapped) wrap_block<I, S>(blocks[0], og0, og_last, w, Cp, bias, wcopy[0], wrap_hi);
+      }
       if constexpr (S::fixed && !MULT) {
         if (pixel_major) {
           // Strips of tiles whose kernel rows (all the group's channels) fit the L1 budget.
@@ -1024,6 +1162,19 @@ void run_blocks(const ConvGeometry& cg, const WorkRange& r, const float* x, cons
         }
       }
       for (int64_t oh = ob; oh < oe; ++oh) {
+        if constexpr (kPairRows<S>) {
+          const int64_t ih0 = oh * g.sh - g.pt, ih1 = ih0 + g.sh + (g.kh - 1) * g.dh;
+          if (npt && oh + 1 < oe && ih0 >= 0 && ih1 < g.H) {
+            for (int64_t k = 0; k < nb; ++k) {
+              const int64_t oc = og + k * V;
+              if (k == 0 && wrapped) Kernel<I, S, true, false, true>::row_pair_tiles(g, blocks[k], e, x + oc, oh, y + oc, ptiles, npt);
+              else if (masked_block[k]) Kernel<I, S, true, MULT>::row_pair_tiles(g, blocks[k], e, x + oc, oh, y + oc, ptiles, npt);
+              else Kernel<I, S, false, MULT>::row_pair_tiles(g, blocks[k], e, x + oc, oh, y + oc, ptiles, npt);
+            }
+            ++oh;
+            continue;
+          }
+        }
         // Narrow rows go in pairs when both rows' kernel rows lie inside the input.
         bool pair = false;
         if constexpr (S::WREG) {
@@ -1038,6 +1189,12 @@ void run_blocks(const ConvGeometry& cg, const WorkRange& r, const float* x, cons
             if (pair) {
               if (masked_block[k]) Kernel<I, S, true, MULT>::row_pair(g, blocks[k], e, xb, oh, yb, cm);
               else Kernel<I, S, false, MULT>::row_pair(g, blocks[k], e, xb, oh, yb, cm);
+              continue;
+            }
+          }
+          if constexpr (kPairRows<S> && !MULT) {
+            if (k == 0 && wrapped) {
+              Kernel<I, S, true, false, true>::row_masked(g, blocks[k], e, xb, oh, yb, cm, tiles, ntiles);
               continue;
             }
           }

@@ -1,4 +1,4 @@
-// The NHWC depthwise wrap block (x86/dwconv_nhwc_simd.hpp, row_wrap: at stride 1, with C a
+// The NHWC depthwise straddling block (x86/dwconv_nhwc_simd.hpp, row_straddle: at stride 1, with C a
 // multiple of the vector width and x and y the same number of lanes past a vector boundary,
 // one block over the vectors that straddle pixels replaces the two partial blocks) against
 // the reference on every ISA this CPU has: 3x3, 5x5 and 7x7, channel counts of 1 to 10
@@ -19,9 +19,9 @@
 using namespace dsconv;
 using test::Case;
 
-TEST(DwconvNhwcWrap, SharedOffsetsAgainstReference) {
+TEST(DwconvNhwcStraddle, SharedOffsetsAgainstReference) {
   std::mt19937 rng(47);
-  int wrapped = 0;
+  int straddled = 0;
   for (const std::string& isa : test::isas()) {
     if (isa == "scalar") continue;
     detail::select_isa(detail::parse_isa(isa));
@@ -44,7 +44,7 @@ TEST(DwconvNhwcWrap, SharedOffsetsAgainstReference) {
       r.oc_end = whole ? ch : test::pick(rng, r.oc_begin + 1, ch);
       r.oh_begin = n % 2 ? 0 : test::pick(rng, 0, g.ho - 1);
       r.oh_end = n % 2 ? g.ho : test::pick(rng, r.oh_begin + 1, g.ho);
-      wrapped += whole && xoff == yoff;
+      straddled += whole && xoff == yoff;
       const auto wt = test::random_floats(size_t(ch * k * k), uint32_t(n) + 1);
       const auto b = test::random_floats(size_t(ch), uint32_t(n) + 2);
       const detail::WeightDims d{ch, 1, k, k};
@@ -68,6 +68,6 @@ TEST(DwconvNhwcWrap, SharedOffsetsAgainstReference) {
       for (size_t i = size_t(ystart) + out; i < ybuf.size(); ++i) ASSERT_EQ(ybuf[i], -7.0f) << what << ": written after y";
     }
   }
-  EXPECT_GT(wrapped, 200);
+  EXPECT_GT(straddled, 200);
   select_isa(test::isas().back());
 }

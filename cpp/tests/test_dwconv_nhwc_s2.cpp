@@ -1,0 +1,149 @@
+// The NHWC depthwise 3x3 stride-2 row pairs (x86/dwconv_nhwc_simd.hpp, Kernel::pair_tile: two
+// output rows at a time, the shared input row loaded once) against the reference on every ISA
+// this CPU has: channels 1..3*16+1 (tails, several blocks), widths 1..2*16+3 (pair tiles of
+// every width, both SKIP patterns), heights 1..9 (odd and even rows per band, rows with kernel
+// rows in the padding), padding 0..k per side (so some rows fall back to single rows and
+// column masks), every activation, bias and none; and, called directly, partial work ranges
+// (odd first rows, ranges of one row) on inputs and outputs offset by 0..15 floats, and whole
+// vectors of channels on misaligned inputs (the realigned first block that takes the last
+// block's lanes, wrap_block).
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/geometry.hpp"
+#include "dispatch/dispatch.hpp"
+#include "reference/reference.hpp"
+#include "test_util.hpp"
+
+using namespace dsconv;
+using test::Case;
+
+TEST(DwconvNhwcS2, ChannelsWidthsHeightsAndPadding) {
+  std::mt19937 rng(51);
+  int n = 0;
+  for (int64_t ch = 1; ch <= 49; ch += (ch < 18 ? 1 : 5))
+    for (int64_t w = 1; w <= 35; w += (w < 20 ? 1 : 3))
+      for (int64_t h = 1; h <= 9; h += 1 + (n % 2)) {
+        Case c;
+        const Padding pad = n % 4 == 0 ? Padding::symmetric(1, 1) : n % 4 == 1 ? Padding{} : test::random_padding(rng, 3, 3);
+        if (!test::make_depthwise_case(c, Layout::NHWC, ch, 1, h, w, 3, 3, 2, 2, 1, 1, pad, n, n % 3 != 0)) continue;
+        test::expect_all_isas_match_reference(c, uint32_t(15000 + n));
+        ++n;
+      }
+  EXPECT_GT(n, 1000);
+}
+
+namespace {
+
+// Runs the selected kernel on range r with x and y offset by xoff, yoff floats from a 64-byte
+// boundary and checks it against the reference, and that nothing outside the output is written.
+void check_range(const std::string& isa, const Case& c, const detail::WorkRange& r, int64_t xoff, int64_t yoff,
+                 bool with_bias, uint32_t seed) {
+  const detail::ConvGeometry g = detail::depthwise_geometry(c.in, c.weight_shape, c.p);
+  const auto& kt = detail::kernel_table().depthwise;
+  const int64_t ch = g.cin, k = g.kh;
+  auto xbuf = test::random_floats(size_t(ch * g.h * g.w + 32), seed);
+  const float* x = xbuf.data() + (16 - reinterpret_cast<uintptr_t>(xbuf.data()) / sizeof(float) % 16) % 16 + xoff;
+  const auto wt = test::random_floats(size_t(ch * k * k), seed + 1);
+  const auto b = test::random_floats(size_t(ch), seed + 2);
+  const detail::WeightDims d{ch, 1, k, k};
+  std::vector<float> packed(kt.packed_size(d, Layout::NHWC));
+  kt.pack(d, Layout::NHWC, wt.data(), packed.data());
+  const size_t out = size_t(g.cout * g.ho * g.wo);
+  std::vector<float> ybuf(out + 32, -7.0f), want(out, -7.0f);
+  float* y = ybuf.data() + (16 - reinterpret_cast<uintptr_t>(ybuf.data()) / sizeof(float) % 16) % 16 + yoff;
+  const float* bias = with_bias ? b.data() : nullptr;
+  kt.select(g).run(g, r, x, packed.data(), bias, c.p.activation, y);
+  detail::reference::dwconv(g, r, x, wt.data(), bias, c.p.activation, want.data());
+  for (size_t i = 0; i < out; ++i)
+    ASSERT_NEAR(y[i], want[i], (1e-5f + 4e-7f * float(k * k)) * std::max(1.0f, std::fabs(want[i])))
+        << isa << " " << kt.select(g).name << " " << test::describe(c) << " x+" << xoff << " y+" << yoff
+        << " range oc [" << r.oc_begin << "," << r.oc_end << ") oh [" << r.oh_begin << "," << r.oh_end << ") at " << i;
+  for (float* p = ybuf.data(); p < y; ++p) ASSERT_EQ(*p, -7.0f) << isa << " before the output";
+  for (float* p = y + out; p < ybuf.data() + ybuf.size(); ++p) ASSERT_EQ(*p, -7.0f) << isa << " after the output";
+}
+
+}  // namespace
+
+// Whole vectors of channels (16..112, 576) on inputs offset by 1..15 floats: the first block is
+// realigned and takes the last block's lanes. Full ranges, and ranges that start or end at a
+// vector boundary or inside one (the wrap applies only where the two blocks' lanes do not
+// overlap), all rows and some.
+TEST(DwconvNhwcS2, MisalignedWholeVectors) {
+  std::mt19937 rng(57);
+  for (const std::string& isa : test::isas()) {
+    if (isa == "scalar") continue;
+    detail::select_isa(detail::parse_isa(isa));
+    int n = 0;
+    for (int64_t ch : {16, 32, 48, 64, 96, 112, 576})
+      for (int64_t xoff = 0; xoff < 16; ++xoff) {
+        const int64_t w = test::pick(rng, 1, 40), h = test::pick(rng, 1, 12);
+        const Padding pad = n % 3 == 0 ? Padding::symmetric(1, 1) : n % 3 == 1 ? Padding{0, 1, 0, 1} : test::random_padding(rng, 3, 3);
+        Case c;
+        if (!test::make_depthwise_case(c, Layout::NHWC, ch, 1, h, w, 3, 3, 2, 2, 1, 1, pad, n, n % 2 == 0)) continue;
+        const detail::ConvGeometry g = detail::depthwise_geometry(c.in, c.weight_shape, c.p);
+        detail::WorkRange r{0, ch, 0, g.ho};
+        const int64_t yoff = n % 4 == 0 ? xoff : test::pick(rng, 0, 15);
+        check_range(isa, c, r, xoff, yoff, n % 3 != 2, uint32_t(700 + n));
+        r.oc_begin = test::pick(rng, 0, ch / 2) / (n % 2 ? 1 : 16) * (n % 2 ? 1 : 16);
+        r.oc_end = std::max(r.oc_begin + 1, ch - test::pick(rng, 0, ch / 2) / (n % 3 ? 16 : 1) * (n % 3 ? 16 : 1));
+        r.oh_begin = test::pick(rng, 0, g.ho - 1);
+        r.oh_end = test::pick(rng, r.oh_begin + 1, g.ho);
+        check_range(isa, c, r, xoff, yoff, n % 3 != 1, uint32_t(900 + n));
+        ++n;
+      }
+    EXPECT_GT(n, 100);
+  }
+  select_isa(test::isas().back());
+}
+
+// Partial work ranges (channel ranges starting and ending inside a vector, any rows: pairs
+// that start on odd rows, bands that end on one row) with x and y offset independently by
+// 0..15 floats: outputs outside the range keep their old values.
+TEST(DwconvNhwcS2, WorkRangesAndOffsets) {
+  std::mt19937 rng(53);
+  for (const std::string& isa : test::isas()) {
+    if (isa == "scalar") continue;
+    detail::select_isa(detail::parse_isa(isa));
+    for (int n = 0; n < 200; ++n) {
+      const int64_t k = 3;
+      const int64_t ch = test::pick(rng, 1, n % 5 == 0 ? 600 : 49), w = test::pick(rng, 1, 120), h = test::pick(rng, 1, 30);
+      const Padding pad = n % 3 == 0 ? Padding::symmetric(1, 1) : test::random_padding(rng, k, k);
+      Case c;
+      if (!test::make_depthwise_case(c, Layout::NHWC, ch, 1, h, w, k, k, 2, 2, 1, 1, pad, n, n % 2 == 0)) continue;
+      const detail::ConvGeometry g = detail::depthwise_geometry(c.in, c.weight_shape, c.p);
+      const auto& kt = detail::kernel_table().depthwise;
+      const int64_t xoff = n % 16, yoff = (n * 7) % 16;
+      auto xbuf = test::random_floats(size_t(ch * h * w + 32), uint32_t(n));
+      const float* x = xbuf.data() + (16 - reinterpret_cast<uintptr_t>(xbuf.data()) / sizeof(float) % 16) % 16 + xoff;
+      detail::WorkRange r;
+      r.oc_begin = n % 4 == 0 ? 0 : test::pick(rng, 0, ch - 1);
+      r.oc_end = n % 4 == 1 ? ch : test::pick(rng, r.oc_begin + 1, ch);
+      r.oh_begin = test::pick(rng, 0, g.ho - 1);
+      r.oh_end = test::pick(rng, r.oh_begin + 1, g.ho);
+      const auto wt = test::random_floats(size_t(ch * k * k), uint32_t(n) + 1);
+      const auto b = test::random_floats(size_t(ch), uint32_t(n) + 2);
+      const detail::WeightDims d{ch, 1, k, k};
+      std::vector<float> packed(kt.packed_size(d, Layout::NHWC));
+      kt.pack(d, Layout::NHWC, wt.data(), packed.data());
+      const size_t out = size_t(g.cout * g.ho * g.wo);
+      std::vector<float> ybuf(out + 32, -7.0f), want(out, -7.0f);
+      float* y = ybuf.data() + (16 - reinterpret_cast<uintptr_t>(ybuf.data()) / sizeof(float) % 16) % 16 + yoff;
+      const float* bias = n % 3 != 2 ? b.data() : nullptr;
+      kt.select(g).run(g, r, x, packed.data(), bias, c.p.activation, y);
+      detail::reference::dwconv(g, r, x, wt.data(), bias, c.p.activation, want.data());
+      for (size_t i = 0; i < out; ++i)
+        ASSERT_NEAR(y[i], want[i], (1e-5f + 4e-7f * float(k * k)) * std::max(1.0f, std::fabs(want[i])))
+            << isa << " " << kt.select(g).name << " " << test::describe(c) << " x+" << xoff << " y+" << yoff
+            << " range oc [" << r.oc_begin << "," << r.oc_end << ") oh [" << r.oh_begin << "," << r.oh_end << ") at " << i;
+      // Nothing outside the output is written.
+      for (float* p = ybuf.data(); p < y; ++p) ASSERT_EQ(*p, -7.0f) << isa << " before the output";
+      for (float* p = y + out; p < ybuf.data() + ybuf.size(); ++p) ASSERT_EQ(*p, -7.0f) << isa << " after the output";
+    }
+  }
+  select_isa(test::isas().back());
+}
