@@ -14,10 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "core/geometry.hpp"
-#include "dispatch/dispatch.hpp"
-#include "reference/reference.hpp"
-#include "test_util.hpp"
+#include "dwconv_nhwc_range.hpp"
 
 using namespace dsconv;
 using test::Case;
@@ -37,37 +34,7 @@ TEST(DwconvNhwcS2, ChannelsWidthsHeightsAndPadding) {
   EXPECT_GT(n, 1000);
 }
 
-namespace {
-
-// Runs the selected kernel on range r with x and y offset by xoff, yoff floats from a 64-byte
-// boundary and checks it against the reference, and that nothing outside the output is written.
-void check_range(const std::string& isa, const Case& c, const detail::WorkRange& r, int64_t xoff, int64_t yoff,
-                 bool with_bias, uint32_t seed) {
-  const detail::ConvGeometry g = detail::depthwise_geometry(c.in, c.weight_shape, c.p);
-  const auto& kt = detail::kernel_table().depthwise;
-  const int64_t ch = g.cin, k = g.kh;
-  auto xbuf = test::random_floats(size_t(ch * g.h * g.w + 32), seed);
-  const float* x = xbuf.data() + (16 - reinterpret_cast<uintptr_t>(xbuf.data()) / sizeof(float) % 16) % 16 + xoff;
-  const auto wt = test::random_floats(size_t(ch * k * k), seed + 1);
-  const auto b = test::random_floats(size_t(ch), seed + 2);
-  const detail::WeightDims d{ch, 1, k, k};
-  std::vector<float> packed(kt.packed_size(d, Layout::NHWC));
-  kt.pack(d, Layout::NHWC, wt.data(), packed.data());
-  const size_t out = size_t(g.cout * g.ho * g.wo);
-  std::vector<float> ybuf(out + 32, -7.0f), want(out, -7.0f);
-  float* y = ybuf.data() + (16 - reinterpret_cast<uintptr_t>(ybuf.data()) / sizeof(float) % 16) % 16 + yoff;
-  const float* bias = with_bias ? b.data() : nullptr;
-  kt.select(g).run(g, r, x, packed.data(), bias, c.p.activation, y);
-  detail::reference::dwconv(g, r, x, wt.data(), bias, c.p.activation, want.data());
-  for (size_t i = 0; i < out; ++i)
-    ASSERT_NEAR(y[i], want[i], (1e-5f + 4e-7f * float(k * k)) * std::max(1.0f, std::fabs(want[i])))
-        << isa << " " << kt.select(g).name << " " << test::describe(c) << " x+" << xoff << " y+" << yoff
-        << " range oc [" << r.oc_begin << "," << r.oc_end << ") oh [" << r.oh_begin << "," << r.oh_end << ") at " << i;
-  for (float* p = ybuf.data(); p < y; ++p) ASSERT_EQ(*p, -7.0f) << isa << " before the output";
-  for (float* p = y + out; p < ybuf.data() + ybuf.size(); ++p) ASSERT_EQ(*p, -7.0f) << isa << " after the output";
-}
-
-}  // namespace
+using test::check_range;
 
 // Whole vectors of channels (16..112, 576) on inputs offset by 1..15 floats: the first block is
 // realigned and takes the last block's lanes. Full ranges, and ranges that start or end at a
@@ -88,12 +55,12 @@ TEST(DwconvNhwcS2, MisalignedWholeVectors) {
         const detail::ConvGeometry g = detail::depthwise_geometry(c.in, c.weight_shape, c.p);
         detail::WorkRange r{0, ch, 0, g.ho};
         const int64_t yoff = n % 4 == 0 ? xoff : test::pick(rng, 0, 15);
-        check_range(isa, c, r, xoff, yoff, n % 3 != 2, uint32_t(700 + n));
+        ASSERT_NO_FATAL_FAILURE(check_range(isa, c, r, xoff, yoff, n % 3 != 2, uint32_t(700 + n)));
         r.oc_begin = test::pick(rng, 0, ch / 2) / (n % 2 ? 1 : 16) * (n % 2 ? 1 : 16);
         r.oc_end = std::max(r.oc_begin + 1, ch - test::pick(rng, 0, ch / 2) / (n % 3 ? 16 : 1) * (n % 3 ? 16 : 1));
         r.oh_begin = test::pick(rng, 0, g.ho - 1);
         r.oh_end = test::pick(rng, r.oh_begin + 1, g.ho);
-        check_range(isa, c, r, xoff, yoff, n % 3 != 1, uint32_t(900 + n));
+        ASSERT_NO_FATAL_FAILURE(check_range(isa, c, r, xoff, yoff, n % 3 != 1, uint32_t(900 + n)));
         ++n;
       }
     EXPECT_GT(n, 100);
@@ -116,33 +83,8 @@ TEST(DwconvNhwcS2, WorkRangesAndOffsets) {
       Case c;
       if (!test::make_depthwise_case(c, Layout::NHWC, ch, 1, h, w, k, k, 2, 2, 1, 1, pad, n, n % 2 == 0)) continue;
       const detail::ConvGeometry g = detail::depthwise_geometry(c.in, c.weight_shape, c.p);
-      const auto& kt = detail::kernel_table().depthwise;
-      const int64_t xoff = n % 16, yoff = (n * 7) % 16;
-      auto xbuf = test::random_floats(size_t(ch * h * w + 32), uint32_t(n));
-      const float* x = xbuf.data() + (16 - reinterpret_cast<uintptr_t>(xbuf.data()) / sizeof(float) % 16) % 16 + xoff;
-      detail::WorkRange r;
-      r.oc_begin = n % 4 == 0 ? 0 : test::pick(rng, 0, ch - 1);
-      r.oc_end = n % 4 == 1 ? ch : test::pick(rng, r.oc_begin + 1, ch);
-      r.oh_begin = test::pick(rng, 0, g.ho - 1);
-      r.oh_end = test::pick(rng, r.oh_begin + 1, g.ho);
-      const auto wt = test::random_floats(size_t(ch * k * k), uint32_t(n) + 1);
-      const auto b = test::random_floats(size_t(ch), uint32_t(n) + 2);
-      const detail::WeightDims d{ch, 1, k, k};
-      std::vector<float> packed(kt.packed_size(d, Layout::NHWC));
-      kt.pack(d, Layout::NHWC, wt.data(), packed.data());
-      const size_t out = size_t(g.cout * g.ho * g.wo);
-      std::vector<float> ybuf(out + 32, -7.0f), want(out, -7.0f);
-      float* y = ybuf.data() + (16 - reinterpret_cast<uintptr_t>(ybuf.data()) / sizeof(float) % 16) % 16 + yoff;
-      const float* bias = n % 3 != 2 ? b.data() : nullptr;
-      kt.select(g).run(g, r, x, packed.data(), bias, c.p.activation, y);
-      detail::reference::dwconv(g, r, x, wt.data(), bias, c.p.activation, want.data());
-      for (size_t i = 0; i < out; ++i)
-        ASSERT_NEAR(y[i], want[i], (1e-5f + 4e-7f * float(k * k)) * std::max(1.0f, std::fabs(want[i])))
-            << isa << " " << kt.select(g).name << " " << test::describe(c) << " x+" << xoff << " y+" << yoff
-            << " range oc [" << r.oc_begin << "," << r.oc_end << ") oh [" << r.oh_begin << "," << r.oh_end << ") at " << i;
-      // Nothing outside the output is written.
-      for (float* p = ybuf.data(); p < y; ++p) ASSERT_EQ(*p, -7.0f) << isa << " before the output";
-      for (float* p = y + out; p < ybuf.data() + ybuf.size(); ++p) ASSERT_EQ(*p, -7.0f) << isa << " after the output";
+      const detail::WorkRange r = test::random_range(rng, n, ch, g.ho);
+      ASSERT_NO_FATAL_FAILURE(check_range(isa, c, r, n % 16, (n * 7) % 16, n % 3 != 2, uint32_t(n)));
     }
   }
   select_isa(test::isas().back());

@@ -9,10 +9,7 @@
 #include <random>
 #include <vector>
 
-#include "core/geometry.hpp"
-#include "dispatch/dispatch.hpp"
-#include "reference/reference.hpp"
-#include "test_util.hpp"
+#include "dwconv_nhwc_range.hpp"
 
 using namespace dsconv;
 using test::Case;
@@ -48,30 +45,8 @@ TEST(DwconvNhwcStrips, WorkRangesAndOffsets) {
       Case c;
       if (!test::make_depthwise_case(c, Layout::NHWC, ch, 1, h, w, k, k, 1, 1, 1, 1, test::random_padding(rng, k, k), n, n % 2 == 0)) continue;
       const detail::ConvGeometry g = detail::depthwise_geometry(c.in, c.weight_shape, c.p);
-      const auto& kt = detail::kernel_table().depthwise;
-      const int64_t xoff = n % 16, yoff = (n * 7) % 16;
-      auto xbuf = test::random_floats(size_t(ch * h * w + 32), uint32_t(n));
-      const float* x = xbuf.data() + (16 - reinterpret_cast<uintptr_t>(xbuf.data()) / sizeof(float) % 16) % 16 + xoff;
-      detail::WorkRange r;
-      r.oc_begin = n % 4 == 0 ? 0 : test::pick(rng, 0, ch - 1);
-      r.oc_end = n % 4 == 1 ? ch : test::pick(rng, r.oc_begin + 1, ch);
-      r.oh_begin = test::pick(rng, 0, g.ho - 1);
-      r.oh_end = test::pick(rng, r.oh_begin + 1, g.ho);
-      const auto wt = test::random_floats(size_t(ch * k * k), uint32_t(n) + 1);
-      const auto b = test::random_floats(size_t(ch), uint32_t(n) + 2);
-      const detail::WeightDims d{ch, 1, k, k};
-      std::vector<float> packed(kt.packed_size(d, Layout::NHWC));
-      kt.pack(d, Layout::NHWC, wt.data(), packed.data());
-      const size_t out = size_t(g.cout * g.ho * g.wo);
-      std::vector<float> ybuf(out + 32, -7.0f), want(out, -7.0f);
-      float* y = ybuf.data() + (16 - reinterpret_cast<uintptr_t>(ybuf.data()) / sizeof(float) % 16) % 16 + yoff;
-      const float* bias = n % 3 != 2 ? b.data() : nullptr;
-      kt.select(g).run(g, r, x, packed.data(), bias, c.p.activation, y);
-      detail::reference::dwconv(g, r, x, wt.data(), bias, c.p.activation, want.data());
-      for (size_t i = 0; i < out; ++i)
-        ASSERT_NEAR(y[i], want[i], (1e-5f + 4e-7f * float(k * k)) * std::max(1.0f, std::fabs(want[i])))
-            << isa << " " << kt.select(g).name << " " << test::describe(c) << " x+" << xoff << " y+" << yoff
-            << " range oc [" << r.oc_begin << "," << r.oc_end << ") oh [" << r.oh_begin << "," << r.oh_end << ") at " << i;
+      const detail::WorkRange r = test::random_range(rng, n, ch, g.ho);
+      ASSERT_NO_FATAL_FAILURE(test::check_range(isa, c, r, n % 16, (n * 7) % 16, n % 3 != 2, uint32_t(n)));
     }
   }
   select_isa(test::isas().back());

@@ -476,7 +476,7 @@ struct Kernel {
     constexpr int SW = S::SW;
     const MaskedRow row = masked_row<SW, KH>(g, x, oh);
     float* yr = y + oh * g.yrow;
-    const TileFn* fns = row.full ? kTileFns<true>.f : kTileFns<false>.f;
+    const TileFn* fns = tile_fns(row.full);
     for (int64_t k = 0; k < ntiles; ++k) {
       const int64_t ow = tiles[k].ow;
       fns[tile_fn(tiles[k].n, tiles[k].skip)](g, b, e, row.x + ow * SW * g.C, row.i0, row.i1, cm + ow * SW,
@@ -508,6 +508,8 @@ struct Kernel {
   };
   template <bool FULL>
   static constexpr TileFns<FULL> kTileFns{std::make_integer_sequence<int, S::T * (kSkipPatterns + 1)>{}};
+  // The tile table for rows whose kernel rows all lie inside the input (full) or not.
+  static const TileFn* tile_fns(bool full) { return full ? kTileFns<true>.f : kTileFns<false>.f; }
 
   // Two output rows oh, oh + 1 of a narrow row (wo <= T / 2, one tile each) whose kernel rows
   // all lie inside the input, interleaved: twice the independent FMA chains of one row (a 7-wide
@@ -552,7 +554,7 @@ struct Kernel {
   __attribute__((noinline)) static void row_staged(const Geo& g, const Block<I>& b, const Epilogue<I>& e,
                                                    const float* xr, int64_t i0, int64_t i1, float* yr,
                                                    const TileSpec* tiles, int64_t ntiles) {
-    const TileFn* fns = i0 == 0 && i1 == KH ? kTileFns<true>.f : kTileFns<false>.f;
+    const TileFn* fns = tile_fns(i0 == 0 && i1 == KH);
     for (int64_t k = 0; k < ntiles; ++k) {
       const int64_t ow = tiles[k].ow;
       fns[tile_fn(tiles[k].n, 0)](g, b, e, xr + ow * S::SW * g.C, i0, i1, nullptr, yr + ow * g.Co);
@@ -587,8 +589,7 @@ struct Kernel {
       }
 #pragma GCC unroll 64
       for (int q = 0; q < F; ++q) {
-        if ((SKIP & 1) && q == 0) continue;
-        if ((SKIP & 2) && q == F - 1) continue;
+        if (q < skip_left(SKIP) || q >= F - skip_right(SKIP)) continue;
         Vec xv = load_x(xi + q * C, b);
         asm("" : "+v"(xv));  // one load per column (see row_fixed)
 #pragma GCC unroll 32
@@ -607,14 +608,15 @@ struct Kernel {
   static constexpr int kPairT = S::T / 2;
   using PairFn = void (*)(const Geo&, const Block<I>&, const Epilogue<I>&, const float*, float*);
   struct PairFns {
-    PairFn f[kPairT * 4];
+    PairFn f[kPairT * kSkipPatterns];
     template <int... Ns>
-    constexpr explicit PairFns(std::integer_sequence<int, Ns...>) : f{&pair_tile<Ns / 4 + 1, Ns % 4>...} {}
+    constexpr explicit PairFns(std::integer_sequence<int, Ns...>)
+        : f{&pair_tile<Ns / kSkipPatterns + 1, Ns % kSkipPatterns>...} {}
   };
-  static constexpr PairFns kPairFns{std::make_integer_sequence<int, kPairT * 4>{}};
+  static constexpr PairFns kPairFns{std::make_integer_sequence<int, kPairT * kSkipPatterns>{}};
 
   // Output rows oh, oh + 1 of one channel block, every kernel row inside the input, along the
-  // pair tile plan (run_blocks: tiles of at most kPairT pixels, SKIP patterns 0..3).
+  // pair tile plan (run_blocks: tiles of at most kPairT pixels, no column masks).
   __attribute__((noinline)) static void row_pair_tiles(const Geo& g, const Block<I>& b, const Epilogue<I>& e,
                                                        const float* x, int64_t oh, float* y, const TileSpec* tiles,
                                                        int64_t ntiles) {
@@ -622,7 +624,7 @@ struct Kernel {
     float* yr = y + oh * g.yrow;
     for (int64_t k = 0; k < ntiles; ++k) {
       const int64_t ow = tiles[k].ow;
-      kPairFns.f[(tiles[k].n - 1) * 4 + tiles[k].skip](g, b, e, xr + ow * S::SW * g.C, yr + ow * g.Co);
+      kPairFns.f[(tiles[k].n - 1) * kSkipPatterns + tiles[k].skip](g, b, e, xr + ow * S::SW * g.C, yr + ow * g.Co);
     }
   }
 
@@ -722,6 +724,10 @@ constexpr int64_t kPixelBandBytes = 1024 * 1024;
 // but C64 112x112 and C576 14x14 0.92x).
 template <class S>
 constexpr bool kPairRows = S::fixed && S::SW == 2 && S::DW == 1 && S::KH == 3 && S::KW == 3;
+
+// Shapes that can run the straddling block (row_straddle): fixed, stride 1, no dilation.
+template <class S>
+constexpr bool kStraddleRows = S::fixed && S::SW == 1 && S::DW == 1;
 
 // Sets up the block of output lanes [oc, oc + V) within the work range; returns whether some
 // lanes lie outside it (the block loads and stores through b.mask). Fixed shapes copy the
@@ -923,8 +929,8 @@ __attribute__((noinline)) void row_masked_group(const Geo& g, const Block<I>* bl
   using KM = Kernel<I, S, true, false>;
   const MaskedRow row = masked_row<SW, KH>(g, x, oh);
   float* yr = y + oh * g.yrow;
-  const typename KU::TileFn* fu = row.full ? KU::template kTileFns<true>.f : KU::template kTileFns<false>.f;
-  const typename KU::TileFn* fm = row.full ? KM::template kTileFns<true>.f : KM::template kTileFns<false>.f;
+  const typename KU::TileFn* fu = KU::tile_fns(row.full);
+  const typename KU::TileFn* fm = KM::tile_fns(row.full);
   for (int64_t k = 0; k < ntiles; ++k) {
     const int64_t ow = tiles[k].ow, f = KU::tile_fn(tiles[k].n, tiles[k].skip);
     const float* xp = row.x + ow * SW * g.C;
@@ -984,8 +990,8 @@ __attribute__((noinline)) void row_straddle(const Geo& g, const Block<I> (&wb)[3
   const MaskedRow row = masked_row<1, S::KH>(g, x, oh);
   const float* xr = row.x - s;
   float* yr = y + oh * g.yrow - s;
-  const typename KU::TileFn* fu = row.full ? KU::template kTileFns<true>.f : KU::template kTileFns<false>.f;
-  const typename KM::TileFn* fm = row.full ? KM::template kTileFns<true>.f : KM::template kTileFns<false>.f;
+  const typename KU::TileFn* fu = KU::tile_fns(row.full);
+  const typename KM::TileFn* fm = KM::tile_fns(row.full);
   const int64_t one = KU::tile_fn(1, -1);
   fm[one](g, wb[0], e, xr, row.i0, row.i1, wm, yr);
   for (int64_t k = 0; k < ntiles; ++k) {
@@ -1021,8 +1027,8 @@ void run_blocks(const ConvGeometry& cg, const WorkRange& r, const float* x, cons
   // aligned (possible when all pixels share one alignment: cin a multiple of V).
   const int64_t padded_cols = (g.wo - 1) * g.sw + span + 1;
   // Shapes where a realigned call runs the straddling block (row_straddle) instead of two partial blocks.
-  const bool straddle_shape = S::fixed && S::SW == 1 && S::DW == 1 && !MULT && padded_cols <= kMaxMaskCols &&
-                          r.oc_begin == 0 && r.oc_end == g.C && g.Co == g.C;
+  const bool straddle_shape = kStraddleRows<S> && !MULT && padded_cols <= kMaxMaskCols && r.oc_begin == 0 &&
+                              r.oc_end == g.C && g.Co == g.C;
   int64_t shift = 0;
   if (!MULT && g.C % V == 0 && r.oc_end - r.oc_begin >= kRealignMinVectors * V) {
     constexpr uintptr_t kVectorBytes = V * sizeof(float);
@@ -1067,13 +1073,13 @@ void run_blocks(const ConvGeometry& cg, const WorkRange& r, const float* x, cons
   }
 
   // The straddling block (row_straddle) replaces the two partial blocks of a realigned call at stride 1.
-  Mask smask[S::fixed && S::SW == 1 ? kMaxMaskCols + 1 : 1];
-  TileSpec stiles[S::fixed && S::SW == 1 ? kMaxTiles : 1];
+  Mask smask[kStraddleRows<S> ? kMaxMaskCols + 1 : 1];
+  TileSpec stiles[kStraddleRows<S> ? kMaxTiles : 1];
   int64_t nst = 0;
   Block<I> straddle_blocks[3];
-  alignas(64) float straddle_w[S::fixed && S::SW == 1 ? S::KH * S::KW * V : 1];
+  alignas(64) float straddle_w[kStraddleRows<S> ? S::KH * S::KW * V : 1];
   bool straddle = false;
-  if constexpr (S::fixed && S::SW == 1 && S::DW == 1 && !MULT) {
+  if constexpr (kStraddleRows<S> && !MULT) {
     const uintptr_t yx = reinterpret_cast<uintptr_t>(y) - reinterpret_cast<uintptr_t>(x);
     straddle = cm && shift > 0 && straddle_shape && yx % (V * sizeof(float)) == 0;
     if (straddle) {
@@ -1131,7 +1137,7 @@ void run_blocks(const ConvGeometry& cg, const WorkRange& r, const float* x, cons
   const int64_t lead = npt && r.oh_begin * g.sh < g.pt ? 1 : 0;
   for (int64_t ob = r.oh_begin, oe; ob < r.oh_end; ob = oe) {
     oe = std::min(r.oh_end, ob + rows_per_band + (ob == r.oh_begin ? lead : 0));
-    if constexpr (S::fixed && S::SW == 1 && S::DW == 1 && !MULT) {
+    if constexpr (kStraddleRows<S> && !MULT) {
       if (straddle)
         for (int64_t oh = ob; oh < oe; ++oh) row_straddle<I, S>(g, straddle_blocks, e, x, oh, y, shift, smask, stiles, nst);
     }
