@@ -103,6 +103,75 @@ TEST(OpsSweep, ThreadCountNeverChangesTheBits) {
   set_num_threads(threads);
 }
 
+// SplitChoice: the warm-up alternates (its first two calls unmeasured), then the faster way by
+// a 5% margin in favour of forking, one call in kMeasureEvery measured, and at explore_at two
+// calls the other way (the second measured), with the gap doubling while the other way loses.
+TEST(SplitChoice, Decisions) {
+  using SC = detail::SplitChoice;
+  const int64_t none[2] = {0, 0};
+  const int64_t at = 1000;
+  for (int64_t call = 0; call < 2 * SC::kWarmCalls; ++call) {
+    const SC::Decision d = SC::decide(call, at, none);
+    EXPECT_EQ(d.fork, call % 2 == 0) << call;
+    EXPECT_EQ(d.measure, call >= 2) << call;
+    EXPECT_TRUE(d.warm_up) << call;
+  }
+  const int64_t caller_faster[2] = {80, 100}, close[2] = {96, 100}, fork_faster[2] = {100, 60};
+  EXPECT_FALSE(SC::prefer_fork(caller_faster));
+  EXPECT_TRUE(SC::prefer_fork(close));
+  EXPECT_TRUE(SC::prefer_fork(fork_faster));
+  EXPECT_TRUE(SC::prefer_fork(none));
+  const int64_t steady = 2 * SC::kWarmCalls * SC::kMeasureEvery;  // a measured call
+  EXPECT_FALSE(SC::decide(steady, at, caller_faster).fork);
+  EXPECT_TRUE(SC::decide(steady, at, fork_faster).fork);
+  EXPECT_TRUE(SC::decide(steady, at, caller_faster).measure);
+  EXPECT_FALSE(SC::decide(steady + 1, at, caller_faster).measure);
+  EXPECT_FALSE(SC::decide(steady, at, caller_faster).warm_up);
+  for (const int64_t(*estimates)[2] : {&caller_faster, &fork_faster}) {
+    const int64_t(&est)[2] = *estimates;
+    const bool chosen = SC::prefer_fork(est);
+    const SC::Decision first = SC::decide(at, at, est), second = SC::decide(at + 1, at, est);
+    EXPECT_NE(first.fork, chosen);
+    EXPECT_NE(second.fork, chosen);
+    EXPECT_FALSE(first.measure || first.explore);
+    EXPECT_TRUE(second.measure && second.explore);
+    EXPECT_EQ(SC::decide(at + 2, at, est).fork, chosen);
+  }
+  EXPECT_EQ(SC::next_gap(SC::kExploreEvery, false), 2 * SC::kExploreEvery);
+  EXPECT_EQ(SC::next_gap(SC::kMaxExploreEvery, false), SC::kMaxExploreEvery);
+  EXPECT_EQ(SC::next_gap(8 * SC::kExploreEvery, true), SC::kExploreEvery);
+}
+
+TEST(SplitChoice, Estimates) {
+  using SC = detail::SplitChoice;
+  EXPECT_EQ(SC::update(0, 500, true), 500);
+  EXPECT_EQ(SC::update(0, 500, false), 500);
+  EXPECT_EQ(SC::update(100, 8'000'000, true), 100);  // warm-up: the fastest time
+  EXPECT_EQ(SC::update(100, 40, true), 40);
+  EXPECT_EQ(SC::update(100, 20, false), 40);          // three quarters of the way down
+  EXPECT_EQ(SC::update(100, 140, false), 110);        // a quarter of the way up
+  EXPECT_EQ(SC::update(100, 8'000'000, false), 125);  // an outlier counts as twice the estimate
+}
+
+// Calls that let SplitChoice run them either way (warm-up, exploration) give the same bits.
+TEST(SplitChoice, EitherWayGivesTheSameBits) {
+  const int threads = get_num_threads();
+  const TensorShape in{1, 384, 14, 14};
+  const auto x = test::random_floats(test::count(in), 21), w = test::random_floats(384 * 9, 22);
+  ConvParams p;
+  p.padding = Padding::symmetric(1, 1);
+  p.layout = Layout::NHWC;
+  std::vector<float> one(x.size()), many(x.size());
+  set_num_threads(1);
+  depthwise_conv2d(x.data(), in, w.data(), {384, 1, 3, 3}, nullptr, one.data(), p);
+  set_num_threads(2);
+  for (int call = 0; call < 2 * int(detail::SplitChoice::kExploreEvery); ++call) {
+    depthwise_conv2d(x.data(), in, w.data(), {384, 1, 3, 3}, nullptr, many.data(), p);
+    ASSERT_EQ(one, many) << call;
+  }
+  set_num_threads(threads);
+}
+
 // Forces every call to split (the real threshold keeps these small shapes on one thread).
 class SplitEverything {
   ForkAlways fork_;

@@ -2,6 +2,7 @@
 // pack raw weights when needed, then run the kernel over the batch, split into tasks of
 // output channels x output rows (never a split reduction, so any thread count gives the
 // same bits).
+#include <chrono>
 #include <cstring>
 #include <string>
 
@@ -87,24 +88,57 @@ void check_pointers(const float* x, const float* y) {
   if (!y) throw Error("output is null");
 }
 
+// The shape of a call, for SplitChoice: everything its time depends on but the data.
+uint64_t call_key(Op op, const ConvGeometry& g, int64_t batch, KernelFn kernel) {
+  const int64_t fields[] = {int64_t(op), int64_t(g.layout), g.cin,  g.h,      g.w,        g.cout,       g.ho,
+                            g.wo,        g.kh,              g.kw,   g.sh,     g.sw,       g.dh,         g.dw,
+                            g.pad_top,   g.pad_left,        g.pad_bottom, g.pad_right, g.groups, batch,
+                            int64_t(reinterpret_cast<uintptr_t>(kernel))};
+  uint64_t h = 0;
+  for (int64_t f : fields) {
+    h = (h ^ uint64_t(f)) * 0x9E3779B97F4A7C15ull;
+    h ^= h >> 29;
+  }
+  return h;
+}
+
+int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 // Runs `kernel` over the batch, with its weights w in the form it reads (packed or raw).
-// Tasks are (image, output-channel block, row band), or slices (threads.hpp).
+// Tasks are (image, output-channel block, row band), or slices (threads.hpp). A call that would
+// split runs on the caller alone when that measured faster for its shape (SplitChoice).
 void run_batched(Op op, const ConvGeometry& g, int64_t batch, KernelFn kernel, const float* x, const float* w,
                  const float* bias, const Activation& act, float* y) {
   check_pointers(x, y);
   ScopedCall call;
   if (batch == 0 || g.ho == 0 || g.wo == 0) return;
   const int64_t in_size = input_image_size(g), out_size = output_image_size(g);
-  const WorkSplit s = plan_work(g, batch, split_rule(op, g));
-  const int64_t per_share = s.tasks_per_share();
-  parallel_for(s.shares(), s.threads, [&](int64_t share) {
-    for (int64_t task = share * per_share; task < (share + 1) * per_share; ++task) {
-      const WorkSplit::Task t = s.task(task);
-      if (t.empty()) continue;
-      WorkRange r{t.oc_begin, t.oc_end, t.oh_begin, t.oh_end};
-      kernel(g, r, x + t.image * in_size, w, bias, act, y + t.image * out_size);
-    }
-  });
+  const SplitRule rule = split_rule(op, g);
+  WorkSplit s = plan_work(g, batch, rule);
+  const auto run = [&] {
+    const int64_t per_share = s.tasks_per_share();
+    parallel_for(s.shares(), s.threads, [&](int64_t share) {
+      for (int64_t task = share * per_share; task < (share + 1) * per_share; ++task) {
+        const WorkSplit::Task t = s.task(task);
+        if (t.empty()) continue;
+        WorkRange r{t.oc_begin, t.oc_end, t.oh_begin, t.oh_end};
+        kernel(g, r, x + t.image * in_size, w, bias, act, y + t.image * out_size);
+      }
+    });
+  };
+  if (s.threads <= 1 || !openmp_enabled() ||
+      call_macs(g, batch) > double(SplitChoice::kMaxTasksPerThread) * double(min_macs_per_thread()) * s.threads)
+    return run();
+  const uint64_t key = call_key(op, g, batch, kernel);
+  const SplitChoice::Decision d = split_choice().decide(key);
+  if (!d.fork) s = plan_work(g, batch, rule, 1);
+  if (!d.measure) return run();
+  const int64_t start = steady_ns();
+  run();
+  split_choice().record(key, d, steady_ns() - start);
 }
 
 void run_op(Op op, const ConvGeometry& g, int64_t batch, const float* x, const PackedWeights::Impl& w,

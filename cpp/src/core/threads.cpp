@@ -60,6 +60,10 @@ int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 }  // namespace
 
+double call_macs(const ConvGeometry& g, int64_t batch) {
+  return double(batch) * double(g.cout) * double(g.ho * g.wo) * double(g.cin_per_group() * g.kh * g.kw);
+}
+
 void set_min_macs_per_thread(int64_t macs) { g_min_macs_per_thread.store(macs); }
 int64_t min_macs_per_thread() { return g_min_macs_per_thread.load(); }
 
@@ -108,14 +112,14 @@ WorkSplit::Task WorkSplit::slice_task(int64_t i) const {
   return t;
 }
 
-WorkSplit plan_work(const ConvGeometry& g, int64_t batch, const SplitRule& rule) {
+WorkSplit plan_work(const ConvGeometry& g, int64_t batch, const SplitRule& rule, int max_threads) {
   WorkSplit s;
   s.batch = batch;
   s.channels = g.cout, s.channel_block = g.cout;
   s.rows = g.ho, s.row_band = g.ho;
-  const double macs = double(batch) * double(g.cout) * double(g.ho * g.wo) * double(g.cin_per_group() * g.kh * g.kw);
+  const double macs = call_macs(g, batch);
   const int in_flight = std::max(1, g_calls_in_flight.load(std::memory_order_relaxed));
-  int64_t threads = std::max(1, get_num_threads() / in_flight);
+  int64_t threads = std::max(1, std::min(max_threads, get_num_threads() / in_flight));
   const double worth = macs / double(std::max<int64_t>(1, g_min_macs_per_thread.load()));
   threads = std::min<int64_t>(threads, int64_t(std::max(1.0, std::min(1024.0, worth))));
   s.threads = int(threads);
@@ -162,6 +166,69 @@ void ForkGate::record(int64_t now_ns, int64_t caller_busy_ns, int64_t join_wait_
 ForkGate& fork_gate() {
   static ForkGate gate;
   return gate;
+}
+
+bool SplitChoice::prefer_fork(const int64_t (&estimate_ns)[2]) {
+  return !(estimate_ns[0] > 0 && estimate_ns[1] > 0 && estimate_ns[0] * 20 < estimate_ns[1] * 19);
+}
+
+SplitChoice::Decision SplitChoice::decide(int64_t call, int64_t explore_at, const int64_t (&estimate_ns)[2]) {
+  // Warm-up: the two ways alternate, so that both see the caches as warm as the other.
+  if (call < 2 * kWarmCalls) return {call % 2 == 0, call >= 2, true, false};
+  const bool fork = prefer_fork(estimate_ns);
+  if (call == explore_at) return {!fork, false, false, false};
+  if (call == explore_at + 1) return {!fork, true, false, true};
+  return {fork, call % kMeasureEvery == 0, false, false};
+}
+
+int64_t SplitChoice::next_gap(int64_t gap, bool changed) {
+  return changed ? kExploreEvery : std::min(kMaxExploreEvery, 2 * gap);
+}
+
+int64_t SplitChoice::update(int64_t estimate_ns, int64_t ns, bool warm_up) {
+  if (estimate_ns <= 0) return ns;
+  if (warm_up) return std::min(estimate_ns, ns);
+  if (ns < estimate_ns) return estimate_ns - (estimate_ns - ns) * 3 / 4;
+  return estimate_ns + (std::min(ns, 2 * estimate_ns) - estimate_ns) / 4;
+}
+
+SplitChoice::Entry& SplitChoice::entry(uint64_t key) {
+  Entry& e = entries_[key % kEntries];
+  if (e.key.load(std::memory_order_relaxed) != key) {
+    // A new shape (or a collision): restart its estimates. Racing callers can mix one call's
+    // time into another shape's estimate, which only costs time, never a result.
+    e.key.store(key, std::memory_order_relaxed);
+    e.calls.store(0, std::memory_order_relaxed);
+    for (auto& t : e.estimate_ns) t.store(0, std::memory_order_relaxed);
+    e.explore_at.store(2 * kWarmCalls + kExploreEvery, std::memory_order_relaxed);
+    e.explore_gap.store(kExploreEvery, std::memory_order_relaxed);
+  }
+  return e;
+}
+
+SplitChoice::Decision SplitChoice::decide(uint64_t key) {
+  if (!fork_gate().enabled()) return {true, false, false, false};
+  Entry& e = entry(key);
+  const int64_t est[2] = {e.estimate_ns[0].load(std::memory_order_relaxed),
+                          e.estimate_ns[1].load(std::memory_order_relaxed)};
+  return decide(e.calls.fetch_add(1, std::memory_order_relaxed), e.explore_at.load(std::memory_order_relaxed), est);
+}
+
+void SplitChoice::record(uint64_t key, const Decision& d, int64_t ns) {
+  Entry& e = entry(key);
+  std::atomic<int64_t>& t = e.estimate_ns[d.fork ? 1 : 0];
+  t.store(update(t.load(std::memory_order_relaxed), ns, d.warm_up), std::memory_order_relaxed);
+  if (!d.explore) return;
+  const int64_t est[2] = {e.estimate_ns[0].load(std::memory_order_relaxed),
+                          e.estimate_ns[1].load(std::memory_order_relaxed)};
+  const int64_t gap = next_gap(e.explore_gap.load(std::memory_order_relaxed), prefer_fork(est) == d.fork);
+  e.explore_gap.store(gap, std::memory_order_relaxed);
+  e.explore_at.store(e.calls.load(std::memory_order_relaxed) + gap, std::memory_order_relaxed);
+}
+
+SplitChoice& split_choice() {
+  static SplitChoice choice;
+  return choice;
 }
 
 namespace {

@@ -11,6 +11,9 @@ namespace dsconv::detail {
 
 bool openmp_enabled();
 
+// A call's multiply-adds (batch x outputs x taps per output).
+double call_macs(const ConvGeometry& g, int64_t batch);
+
 // The smallest share of a call worth a thread of its own; settable for measuring it.
 void set_min_macs_per_thread(int64_t macs);
 int64_t min_macs_per_thread();
@@ -55,8 +58,9 @@ struct SplitRule {
 
 // Splits a call over the threads this call may use: all of get_num_threads() when it runs
 // alone, fewer when other calls run at the same time (the GIL is released, so Python threads
-// can call concurrently), one when the layer is too small to pay for the fork/join.
-WorkSplit plan_work(const ConvGeometry& g, int64_t batch, const SplitRule& rule);
+// can call concurrently), one when the layer is too small to pay for the fork/join; never more
+// than max_threads.
+WorkSplit plan_work(const ConvGeometry& g, int64_t batch, const SplitRule& rule, int max_threads = 1 << 20);
 
 // Runs body(0..n-1) on up to `threads` threads: each takes the next index in turn, so a thread
 // that starts late leaves its share to the caller. When the fork gate is closed, the caller runs
@@ -99,6 +103,70 @@ class ForkGate {
 };
 
 ForkGate& fork_gate();
+
+// Whether a split call of a given shape is faster run forked or on the caller alone, measured
+// on the calls themselves. The MAC threshold above is right on an idle machine, but the same
+// VM sometimes places its two vCPUs far apart (a cache line then takes 300-470 ns to cross,
+// against 90-190), and then two threads lose to one on small layers (dw3x3 C384 14x14 NHWC:
+// 11-16 us against 8 on one thread) while larger ones still gain; minutes later the same call
+// is 1.4x faster on two threads again. Each shape (a hash of the op, geometry, batch and
+// kernel) keeps a running estimate of its wall time either way:
+//   - its first 2 * kWarmCalls calls alternate between the two (the first two not measured);
+//   - then it runs the faster way, measuring one call in kMeasureEvery;
+//   - after kExploreEvery calls it runs two calls the other way, measuring the second (the
+//     first pays for a worker woken from sleep: milliseconds on this VM at times). While the
+//     other way keeps losing, the gap to the next try doubles, up to kMaxExploreEvery calls.
+// Only calls of up to kMaxTasksPerThread times the per-thread threshold ask: larger layers
+// gained from two threads in every mode measured (dw3x3 C32 112x112, 3.6M MACs: 31 us against
+// 52 on one thread in the slow mode), and their first calls (page faults, cold caches: up to
+// milliseconds) could mislead the warm-up. Any thread count gives the same bits, so the choice
+// changes only the time. Turning the fork gate off (tests) makes every split call fork.
+class SplitChoice {
+ public:
+  static constexpr int64_t kWarmCalls = 6;
+  static constexpr int64_t kMeasureEvery = 8;
+  static constexpr int64_t kExploreEvery = 256;
+  static constexpr int64_t kMaxExploreEvery = 1 << 16;
+  static constexpr int64_t kMaxTasksPerThread = 16;
+  static constexpr int kEntries = 4096;  // direct-mapped; a collision only restarts the warm-up
+
+  struct Decision {
+    bool fork;
+    bool measure;
+    bool warm_up;
+    bool explore;  // the measured call of a try of the other way
+  };
+  // Whether forking is the faster way by these estimates (ns; 0 = none yet; [0] on the
+  // caller, [1] forked): forking is the default, the caller alone must be 5% faster.
+  static bool prefer_fork(const int64_t (&estimate_ns)[2]);
+  // How to run call number `call` of a shape whose next try of the other way starts at call
+  // `explore_at`.
+  static Decision decide(int64_t call, int64_t explore_at, const int64_t (&estimate_ns)[2]);
+  // The gap to the next try: reset when the try changed the choice, else doubled.
+  static int64_t next_gap(int64_t gap, bool changed);
+  // One running-estimate step. During the warm-up the estimate is the fastest time (the first
+  // calls of a shape also pay for page faults and cold caches: milliseconds); after it, it moves
+  // three quarters of the way down to a faster time and a quarter of the way up to a slower
+  // one, which counts for at most twice the estimate: a slow outlier (a preempted call) barely
+  // moves it, and a lasting change shows within a few measurements.
+  static int64_t update(int64_t estimate_ns, int64_t ns, bool warm_up);
+
+  Decision decide(uint64_t key);
+  void record(uint64_t key, const Decision& d, int64_t ns);
+
+ private:
+  struct Entry {
+    std::atomic<uint64_t> key{0};
+    std::atomic<int64_t> calls{0};
+    std::atomic<int64_t> estimate_ns[2] = {0, 0};
+    std::atomic<int64_t> explore_at{2 * kWarmCalls + kExploreEvery};
+    std::atomic<int64_t> explore_gap{kExploreEvery};
+  };
+  Entry& entry(uint64_t key);
+  Entry entries_[kEntries];
+};
+
+SplitChoice& split_choice();
 
 // Counts the calls in flight, so concurrent callers share the cores instead of each taking
 // them all.
