@@ -104,8 +104,9 @@ TEST(OpsSweep, ThreadCountNeverChangesTheBits) {
 }
 
 // SplitChoice: the warm-up alternates (its first two calls unmeasured), then the faster way by
-// a 5% margin in favour of forking, one call in kMeasureEvery measured, and at explore_at two
-// calls the other way (the second measured), with the gap doubling while the other way loses.
+// a 5% margin in favour of forking, one call in kMeasureEvery measured, and from explore_at
+// kExploreCalls calls the other way (all but the first measured; the first measured one drops
+// the way's earlier times), with the gap doubling while the other way loses.
 TEST(SplitChoice, Decisions) {
   using SC = detail::SplitChoice;
   const int64_t none[2] = {0, 0};
@@ -114,7 +115,6 @@ TEST(SplitChoice, Decisions) {
     const SC::Decision d = SC::decide(call, at, none);
     EXPECT_EQ(d.fork, call % 2 == 0) << call;
     EXPECT_EQ(d.measure, call >= 2) << call;
-    EXPECT_TRUE(d.warm_up) << call;
   }
   const int64_t caller_faster[2] = {80, 100}, close[2] = {96, 100}, fork_faster[2] = {100, 60};
   EXPECT_FALSE(SC::prefer_fork(caller_faster));
@@ -126,31 +126,34 @@ TEST(SplitChoice, Decisions) {
   EXPECT_TRUE(SC::decide(steady, at, fork_faster).fork);
   EXPECT_TRUE(SC::decide(steady, at, caller_faster).measure);
   EXPECT_FALSE(SC::decide(steady + 1, at, caller_faster).measure);
-  EXPECT_FALSE(SC::decide(steady, at, caller_faster).warm_up);
   for (const int64_t(*estimates)[2] : {&caller_faster, &fork_faster}) {
     const int64_t(&est)[2] = *estimates;
     const bool chosen = SC::prefer_fork(est);
-    const SC::Decision first = SC::decide(at, at, est), second = SC::decide(at + 1, at, est);
-    EXPECT_NE(first.fork, chosen);
-    EXPECT_NE(second.fork, chosen);
-    EXPECT_FALSE(first.measure || first.explore);
-    EXPECT_TRUE(second.measure && second.explore);
-    EXPECT_EQ(SC::decide(at + 2, at, est).fork, chosen);
+    for (int64_t k = 0; k < SC::kExploreCalls; ++k) {
+      const SC::Decision d = SC::decide(at + k, at, est);
+      EXPECT_NE(d.fork, chosen) << k;
+      EXPECT_EQ(d.measure, k > 0) << k;
+      EXPECT_EQ(d.restart, k == 1) << k;
+      EXPECT_EQ(d.last, k == SC::kExploreCalls - 1) << k;
+    }
+    EXPECT_EQ(SC::decide(at + SC::kExploreCalls, at, est).fork, chosen);
+    EXPECT_FALSE(SC::decide(at - 1, at, est).restart || SC::decide(at - 1, at, est).last);
   }
   EXPECT_EQ(SC::next_gap(SC::kExploreEvery, false), 2 * SC::kExploreEvery);
   EXPECT_EQ(SC::next_gap(SC::kMaxExploreEvery, false), SC::kMaxExploreEvery);
   EXPECT_EQ(SC::next_gap(8 * SC::kExploreEvery, true), SC::kExploreEvery);
 }
 
+// The estimate is the median of the times measured (zeros: none yet), so outliers do not move it.
 TEST(SplitChoice, Estimates) {
   using SC = detail::SplitChoice;
-  EXPECT_EQ(SC::update(0, 500, true), 500);
-  EXPECT_EQ(SC::update(0, 500, false), 500);
-  EXPECT_EQ(SC::update(100, 8'000'000, true), 100);  // warm-up: the fastest time
-  EXPECT_EQ(SC::update(100, 40, true), 40);
-  EXPECT_EQ(SC::update(100, 20, false), 40);          // three quarters of the way down
-  EXPECT_EQ(SC::update(100, 140, false), 110);        // a quarter of the way up
-  EXPECT_EQ(SC::update(100, 8'000'000, false), 125);  // an outlier counts as twice the estimate
+  static_assert(SC::kWindow == 8, "the windows below have 8 times");
+  EXPECT_EQ(SC::median({0, 0, 0, 0, 0, 0, 0, 0}), 0);
+  EXPECT_EQ(SC::median({500, 0, 0, 0, 0, 0, 0, 0}), 500);
+  EXPECT_EQ(SC::median({8'000'000, 120, 100, 110, 0, 0, 0, 0}), 120);
+  EXPECT_EQ(SC::median({100, 101, 8'000'000, 99, 102, 7'000'000, 98, 100}), 101);
+  EXPECT_EQ(SC::median({50, 50, 50, 50, 50, 100, 100, 100}), 50);
+  EXPECT_EQ(SC::median({50, 50, 50, 100, 100, 100, 100, 100}), 100);
 }
 
 // Calls that let SplitChoice run them either way (warm-up, exploration) give the same bits.

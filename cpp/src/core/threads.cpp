@@ -174,10 +174,10 @@ bool SplitChoice::prefer_fork(const int64_t (&estimate_ns)[2]) {
 
 SplitChoice::Decision SplitChoice::decide(int64_t call, int64_t explore_at, const int64_t (&estimate_ns)[2]) {
   // Warm-up: the two ways alternate, so that both see the caches as warm as the other.
-  if (call < 2 * kWarmCalls) return {call % 2 == 0, call >= 2, true, false};
+  if (call < 2 * kWarmCalls) return {call % 2 == 0, call >= 2, false, false};
   const bool fork = prefer_fork(estimate_ns);
-  if (call == explore_at) return {!fork, false, false, false};
-  if (call == explore_at + 1) return {!fork, true, false, true};
+  const int64_t k = call - explore_at;
+  if (k >= 0 && k < kExploreCalls) return {!fork, k > 0, k == 1, k == kExploreCalls - 1};
   return {fork, call % kMeasureEvery == 0, false, false};
 }
 
@@ -185,11 +185,14 @@ int64_t SplitChoice::next_gap(int64_t gap, bool changed) {
   return changed ? kExploreEvery : std::min(kMaxExploreEvery, 2 * gap);
 }
 
-int64_t SplitChoice::update(int64_t estimate_ns, int64_t ns, bool warm_up) {
-  if (estimate_ns <= 0) return ns;
-  if (warm_up) return std::min(estimate_ns, ns);
-  if (ns < estimate_ns) return estimate_ns - (estimate_ns - ns) * 3 / 4;
-  return estimate_ns + (std::min(ns, 2 * estimate_ns) - estimate_ns) / 4;
+int64_t SplitChoice::median(const int64_t (&times_ns)[kWindow]) {
+  int64_t t[kWindow];
+  int n = 0;
+  for (int64_t v : times_ns)
+    if (v > 0) t[n++] = v;
+  if (n == 0) return 0;
+  std::nth_element(t, t + n / 2, t + n);
+  return t[n / 2];
 }
 
 SplitChoice::Entry& SplitChoice::entry(uint64_t key) {
@@ -199,7 +202,11 @@ SplitChoice::Entry& SplitChoice::entry(uint64_t key) {
     // time into another shape's estimate, which only costs time, never a result.
     e.key.store(key, std::memory_order_relaxed);
     e.calls.store(0, std::memory_order_relaxed);
-    for (auto& t : e.estimate_ns) t.store(0, std::memory_order_relaxed);
+    for (int i = 0; i < 2; ++i) {
+      e.estimate_ns[i].store(0, std::memory_order_relaxed);
+      e.measured[i].store(0, std::memory_order_relaxed);
+      for (auto& t : e.times_ns[i]) t.store(0, std::memory_order_relaxed);
+    }
     e.explore_at.store(2 * kWarmCalls + kExploreEvery, std::memory_order_relaxed);
     e.explore_gap.store(kExploreEvery, std::memory_order_relaxed);
   }
@@ -216,9 +223,14 @@ SplitChoice::Decision SplitChoice::decide(uint64_t key) {
 
 void SplitChoice::record(uint64_t key, const Decision& d, int64_t ns) {
   Entry& e = entry(key);
-  std::atomic<int64_t>& t = e.estimate_ns[d.fork ? 1 : 0];
-  t.store(update(t.load(std::memory_order_relaxed), ns, d.warm_up), std::memory_order_relaxed);
-  if (!d.explore) return;
+  const int i = d.fork ? 1 : 0;
+  if (d.restart)
+    for (auto& t : e.times_ns[i]) t.store(0, std::memory_order_relaxed);
+  e.times_ns[i][e.measured[i].fetch_add(1, std::memory_order_relaxed) % kWindow].store(ns, std::memory_order_relaxed);
+  int64_t times[kWindow];
+  for (int k = 0; k < kWindow; ++k) times[k] = e.times_ns[i][k].load(std::memory_order_relaxed);
+  e.estimate_ns[i].store(median(times), std::memory_order_relaxed);
+  if (!d.last) return;
   const int64_t est[2] = {e.estimate_ns[0].load(std::memory_order_relaxed),
                           e.estimate_ns[1].load(std::memory_order_relaxed)};
   const int64_t gap = next_gap(e.explore_gap.load(std::memory_order_relaxed), prefer_fork(est) == d.fork);

@@ -110,12 +110,14 @@ ForkGate& fork_gate();
 // against 90-190), and then two threads lose to one on small layers (dw3x3 C384 14x14 NHWC:
 // 11-16 us against 8 on one thread) while larger ones still gain; minutes later the same call
 // is 1.4x faster on two threads again. Each shape (a hash of the op, geometry, batch and
-// kernel) keeps a running estimate of its wall time either way:
+// kernel) keeps its recent wall times either way:
 //   - its first 2 * kWarmCalls calls alternate between the two (the first two not measured);
 //   - then it runs the faster way, measuring one call in kMeasureEvery;
-//   - after kExploreEvery calls it runs two calls the other way, measuring the second (the
-//     first pays for a worker woken from sleep: milliseconds on this VM at times). While the
-//     other way keeps losing, the gap to the next try doubles, up to kMaxExploreEvery calls.
+//   - after kExploreEvery calls it tries the other way for kExploreCalls calls, measuring all
+//     but the first (which pays for a worker woken from sleep, milliseconds on this VM at
+//     times, or for moving the data between the cores' caches); the other way's estimate is
+//     then this try's alone. While the other way keeps losing, the gap to the next try
+//     doubles, up to kMaxExploreEvery calls.
 // Only calls of up to kMaxTasksPerThread times the per-thread threshold ask: larger layers
 // gained from two threads in every mode measured (dw3x3 C32 112x112, 3.6M MACs: 31 us against
 // 52 on one thread in the slow mode), and their first calls (page faults, cold caches: up to
@@ -127,14 +129,15 @@ class SplitChoice {
   static constexpr int64_t kMeasureEvery = 8;
   static constexpr int64_t kExploreEvery = 256;
   static constexpr int64_t kMaxExploreEvery = 1 << 16;
+  static constexpr int64_t kExploreCalls = 4;
   static constexpr int64_t kMaxTasksPerThread = 16;
   static constexpr int kEntries = 4096;  // direct-mapped; a collision only restarts the warm-up
 
   struct Decision {
     bool fork;
     bool measure;
-    bool warm_up;
-    bool explore;  // the measured call of a try of the other way
+    bool restart;  // the first measured call of a try: the times so far of its way are dropped
+    bool last;     // the last call of a try: the gap to the next one is set
   };
   // Whether forking is the faster way by these estimates (ns; 0 = none yet; [0] on the
   // caller, [1] forked): forking is the default, the caller alone must be 5% faster.
@@ -144,12 +147,11 @@ class SplitChoice {
   static Decision decide(int64_t call, int64_t explore_at, const int64_t (&estimate_ns)[2]);
   // The gap to the next try: reset when the try changed the choice, else doubled.
   static int64_t next_gap(int64_t gap, bool changed);
-  // One running-estimate step. During the warm-up the estimate is the fastest time (the first
-  // calls of a shape also pay for page faults and cold caches: milliseconds); after it, it moves
-  // three quarters of the way down to a faster time and a quarter of the way up to a slower
-  // one, which counts for at most twice the estimate: a slow outlier (a preempted call) barely
-  // moves it, and a lasting change shows within a few measurements.
-  static int64_t update(int64_t estimate_ns, int64_t ns, bool warm_up);
+  // A way's estimate: the median of its last kWindow times (0 = no time): outliers (the first
+  // calls of a shape pay for page faults and cold caches, a call can be preempted) do not move
+  // it, a lasting change of the machine does within kWindow / 2 measurements of the way run.
+  static constexpr int kWindow = 8;
+  static int64_t median(const int64_t (&times_ns)[kWindow]);
 
   Decision decide(uint64_t key);
   void record(uint64_t key, const Decision& d, int64_t ns);
@@ -159,6 +161,8 @@ class SplitChoice {
     std::atomic<uint64_t> key{0};
     std::atomic<int64_t> calls{0};
     std::atomic<int64_t> estimate_ns[2] = {0, 0};
+    std::atomic<int64_t> times_ns[2][kWindow] = {};
+    std::atomic<int64_t> measured[2] = {0, 0};
     std::atomic<int64_t> explore_at{2 * kWarmCalls + kExploreEvery};
     std::atomic<int64_t> explore_gap{kExploreEvery};
   };
