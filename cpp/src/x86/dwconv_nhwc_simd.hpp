@@ -746,16 +746,12 @@ bool setup_block(Block<I>& b, int64_t oc, const WorkRange& r, int64_t m, const f
     b.idx = I::lane_map(oc, m);
   }
   b.bias = bias ? (masked ? I::load(bias + oc, b.mask) : I::load(bias + oc)) : I::zero();
-  b.w = w + oc, b.ws = Cp;
-  // Fixed shapes load their weights unmasked: a masked block's lanes outside the range (which
-  // may lie past the packed buffer) are read from a copy, zero there. A whole block reads the
-  // packed weights in place (a copy per block and call cost 0.4 us of a 5 us dw3x3 C960 7x7,
-  // and three times that split over two threads: each thread's pieces set up their blocks).
   if constexpr (S::fixed) {
-    if (masked) {
-      for (int64_t t = 0; t < S::KH * S::KW; ++t) I::store(wc + t * V, I::load(w + t * Cp + oc, b.mask));
-      b.w = wc, b.ws = V;
-    }
+    for (int64_t t = 0; t < S::KH * S::KW; ++t)
+      I::store(wc + t * V, masked ? I::load(w + t * Cp + oc, b.mask) : I::load(w + t * Cp + oc));
+    b.w = wc, b.ws = V;
+  } else {
+    b.w = w + oc, b.ws = Cp;
   }
   return masked;
 }
