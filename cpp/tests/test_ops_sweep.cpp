@@ -104,7 +104,7 @@ TEST(OpsSweep, ThreadCountNeverChangesTheBits) {
 }
 
 // SplitChoice: the warm-up alternates (its first two calls unmeasured), then the faster way by
-// a 5% margin in favour of forking, one call in kMeasureEvery measured, and from explore_at
+// a 10% margin in favour of forking, one call in kMeasureEvery measured, and from explore_at
 // kExploreCalls calls the other way (all but the first measured; the first measured one drops
 // the way's earlier times), with the gap doubling while the other way loses.
 TEST(SplitChoice, Decisions) {
@@ -116,7 +116,7 @@ TEST(SplitChoice, Decisions) {
     EXPECT_EQ(d.fork, call % 2 == 0) << call;
     EXPECT_EQ(d.measure, call >= 2) << call;
   }
-  const int64_t caller_faster[2] = {80, 100}, close[2] = {96, 100}, fork_faster[2] = {100, 60};
+  const int64_t caller_faster[2] = {80, 100}, close[2] = {91, 100}, fork_faster[2] = {100, 60};
   EXPECT_FALSE(SC::prefer_fork(caller_faster));
   EXPECT_TRUE(SC::prefer_fork(close));
   EXPECT_TRUE(SC::prefer_fork(fork_faster));

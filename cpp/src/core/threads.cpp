@@ -169,7 +169,7 @@ ForkGate& fork_gate() {
 }
 
 bool SplitChoice::prefer_fork(const int64_t (&estimate_ns)[2]) {
-  return !(estimate_ns[0] > 0 && estimate_ns[1] > 0 && estimate_ns[0] * 20 < estimate_ns[1] * 19);
+  return !(estimate_ns[0] > 0 && estimate_ns[1] > 0 && estimate_ns[0] * 10 < estimate_ns[1] * 9);
 }
 
 SplitChoice::Decision SplitChoice::decide(int64_t call, int64_t explore_at, const int64_t (&estimate_ns)[2]) {

@@ -128,7 +128,7 @@ class SplitChoice {
   static constexpr int64_t kWarmCalls = 6;
   static constexpr int64_t kMeasureEvery = 8;
   static constexpr int64_t kExploreEvery = 256;
-  static constexpr int64_t kMaxExploreEvery = 1 << 16;
+  static constexpr int64_t kMaxExploreEvery = 2048;
   static constexpr int64_t kExploreCalls = 4;
   static constexpr int64_t kMaxTasksPerThread = 16;
   static constexpr int kEntries = 4096;  // direct-mapped; a collision only restarts the warm-up
@@ -140,7 +140,7 @@ class SplitChoice {
     bool last;     // the last call of a try: the gap to the next one is set
   };
   // Whether forking is the faster way by these estimates (ns; 0 = none yet; [0] on the
-  // caller, [1] forked): forking is the default, the caller alone must be 5% faster.
+  // caller, [1] forked): forking is the default, the caller alone must be 10% faster.
   static bool prefer_fork(const int64_t (&estimate_ns)[2]);
   // How to run call number `call` of a shape whose next try of the other way starts at call
   // `explore_at`.
