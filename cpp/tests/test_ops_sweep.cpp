@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <memory>
 #include <random>
 
 #include "core/geometry.hpp"
@@ -154,6 +155,33 @@ TEST(SplitChoice, Estimates) {
   EXPECT_EQ(SC::median({100, 101, 8'000'000, 99, 102, 7'000'000, 98, 100}), 101);
   EXPECT_EQ(SC::median({50, 50, 50, 50, 50, 100, 100, 100}), 50);
   EXPECT_EQ(SC::median({50, 50, 50, 100, 100, 100, 100, 100}), 100);
+}
+
+// Two shapes in one set, called in turn (two layers of a network, once per inference), keep
+// their own choices; a third shape in the set takes the way of the one called least.
+TEST(SplitChoice, ShapesSharingASetKeepTheirChoices) {
+  using SC = detail::SplitChoice;
+  const auto choice = std::make_unique<SC>();
+  const uint64_t sets = SC::kEntries / SC::kWays;
+  const uint64_t serial_faster = 5, fork_faster = 5 + sets, third = 5 + 2 * sets;
+  auto call = [&](uint64_t key, int64_t caller_ns, int64_t forked_ns) {
+    const SC::Decision d = choice->decide(key);
+    if (d.measure) choice->record(key, d, d.fork ? forked_ns : caller_ns);
+    return d.fork;
+  };
+  int serial_calls = 0, forked_calls = 0;
+  for (int i = 0; i < 200; ++i) {
+    const bool a = call(serial_faster, 1000, 2000), b = call(fork_faster, 2000, 1000);
+    if (i >= 2 * SC::kWarmCalls) serial_calls += a ? 0 : 1, forked_calls += b ? 1 : 0;
+  }
+  const int steady = 200 - 2 * int(SC::kWarmCalls);
+  EXPECT_GE(serial_calls, steady - int(SC::kExploreCalls));
+  EXPECT_GE(forked_calls, steady - int(SC::kExploreCalls));
+  for (int i = 0; i < 20; ++i) call(serial_faster, 1000, 2000);  // now called more than fork_faster
+  for (int i = 0; i < 2 * SC::kWarmCalls; ++i) call(third, 1000, 2000);
+  int still = 0;
+  for (int i = 0; i < 20; ++i) still += call(serial_faster, 1000, 2000) ? 0 : 1;
+  EXPECT_EQ(still, 20);  // kept: the third shape took fork_faster's way
 }
 
 // Calls that let SplitChoice run them either way (warm-up, exploration) give the same bits.

@@ -196,21 +196,29 @@ int64_t SplitChoice::median(const int64_t (&times_ns)[kWindow]) {
 }
 
 SplitChoice::Entry& SplitChoice::entry(uint64_t key) {
-  Entry& e = entries_[key % kEntries];
-  if (e.key.load(std::memory_order_relaxed) != key) {
-    // A new shape (or a collision): restart its estimates. Racing callers can mix one call's
-    // time into another shape's estimate, which only costs time, never a result.
-    e.key.store(key, std::memory_order_relaxed);
-    e.calls.store(0, std::memory_order_relaxed);
-    for (int i = 0; i < 2; ++i) {
-      e.estimate_ns[i].store(0, std::memory_order_relaxed);
-      e.measured[i].store(0, std::memory_order_relaxed);
-      for (auto& t : e.times_ns[i]) t.store(0, std::memory_order_relaxed);
-    }
-    e.explore_at.store(2 * kWarmCalls + kExploreEvery, std::memory_order_relaxed);
-    e.explore_gap.store(kExploreEvery, std::memory_order_relaxed);
+  Entry* set = &entries_[key % (kEntries / kWays) * kWays];
+  for (int w = 0; w < kWays; ++w)
+    if (set[w].key.load(std::memory_order_relaxed) == key) return set[w];
+  // A new shape takes the way of the shape called least, and restarts its estimates. Racing
+  // callers can mix one call's time into another shape's estimate, which only costs time,
+  // never a result.
+  Entry* e = set;
+  for (int w = 1; w < kWays; ++w)
+    if (set[w].calls.load(std::memory_order_relaxed) < e->calls.load(std::memory_order_relaxed)) e = set + w;
+  reset(*e, key);
+  return *e;
+}
+
+void SplitChoice::reset(Entry& e, uint64_t key) {
+  e.key.store(key, std::memory_order_relaxed);
+  e.calls.store(0, std::memory_order_relaxed);
+  for (int i = 0; i < 2; ++i) {
+    e.estimate_ns[i].store(0, std::memory_order_relaxed);
+    e.measured[i].store(0, std::memory_order_relaxed);
+    for (auto& t : e.times_ns[i]) t.store(0, std::memory_order_relaxed);
   }
-  return e;
+  e.explore_at.store(2 * kWarmCalls + kExploreEvery, std::memory_order_relaxed);
+  e.explore_gap.store(kExploreEvery, std::memory_order_relaxed);
 }
 
 SplitChoice::Decision SplitChoice::decide(uint64_t key) {

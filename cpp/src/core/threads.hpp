@@ -131,7 +131,10 @@ class SplitChoice {
   static constexpr int64_t kMaxExploreEvery = 2048;
   static constexpr int64_t kExploreCalls = 4;
   static constexpr int64_t kMaxTasksPerThread = 16;
-  static constexpr int kEntries = 4096;  // direct-mapped; a collision only restarts the warm-up
+  // Two-way set-associative: shapes that share a set keep their estimates (a direct-mapped
+  // table made two layers of one network evict each other on every inference, so both stayed
+  // in the warm-up for good).
+  static constexpr int kEntries = 4096, kWays = 2;
 
   struct Decision {
     bool fork;
@@ -167,6 +170,7 @@ class SplitChoice {
     std::atomic<int64_t> explore_gap{kExploreEvery};
   };
   Entry& entry(uint64_t key);
+  static void reset(Entry& e, uint64_t key);
   Entry entries_[kEntries];
 };
 
