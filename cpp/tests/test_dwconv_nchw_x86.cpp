@@ -63,9 +63,7 @@ TEST(DwconvNchwX86, LargerLayers) {
 // A kernel computes exactly its work range: outputs outside keep their old values.
 TEST(DwconvNchwX86, WritesOnlyItsWorkRange) {
   std::mt19937 rng(3);
-  for (const std::string& isa : test::isas()) {
-    if (isa == "scalar") continue;
-    detail::select_isa(detail::parse_isa(isa));
+  test::for_each_simd_isa([&](const std::string& isa) {
     for (int n = 0; n < 60; ++n) {
       const int64_t k = n % 3 == 2 ? 4 : (n % 2 ? 5 : 3), s = test::pick(rng, 1, 2), mult = test::pick(rng, 1, 3);
       const int64_t ch = test::pick(rng, 1, 6), h = test::pick(rng, 1, 20), w = test::pick(rng, 1, 40);
@@ -92,8 +90,7 @@ TEST(DwconvNchwX86, WritesOnlyItsWorkRange) {
         ASSERT_NEAR(got[i], want[i], 1e-5f * std::max(1.0f, std::fabs(want[i])))
             << isa << " " << kt.select(g).name << " " << test::describe(c) << " at " << i;
     }
-  }
-  select_isa(test::isas().back());
+  });
 }
 
 // A NaN in the input changes only the outputs whose receptive field holds it.

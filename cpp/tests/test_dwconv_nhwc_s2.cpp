@@ -42,9 +42,7 @@ using test::check_range;
 // overlap), all rows and some.
 TEST(DwconvNhwcS2, MisalignedWholeVectors) {
   std::mt19937 rng(57);
-  for (const std::string& isa : test::isas()) {
-    if (isa == "scalar") continue;
-    detail::select_isa(detail::parse_isa(isa));
+  test::for_each_simd_isa([&](const std::string& isa) {
     int n = 0;
     for (int64_t ch : {16, 32, 48, 64, 96, 112, 576})
       for (int64_t xoff = 0; xoff < 16; ++xoff) {
@@ -64,8 +62,7 @@ TEST(DwconvNhwcS2, MisalignedWholeVectors) {
         ++n;
       }
     EXPECT_GT(n, 100);
-  }
-  select_isa(test::isas().back());
+  });
 }
 
 // Partial work ranges (channel ranges starting and ending inside a vector, any rows: pairs
@@ -73,9 +70,7 @@ TEST(DwconvNhwcS2, MisalignedWholeVectors) {
 // 0..15 floats: outputs outside the range keep their old values.
 TEST(DwconvNhwcS2, WorkRangesAndOffsets) {
   std::mt19937 rng(53);
-  for (const std::string& isa : test::isas()) {
-    if (isa == "scalar") continue;
-    detail::select_isa(detail::parse_isa(isa));
+  test::for_each_simd_isa([&](const std::string& isa) {
     for (int n = 0; n < 200; ++n) {
       const int64_t k = 3;
       const int64_t ch = test::pick(rng, 1, n % 5 == 0 ? 600 : 49), w = test::pick(rng, 1, 120), h = test::pick(rng, 1, 30);
@@ -86,6 +81,5 @@ TEST(DwconvNhwcS2, WorkRangesAndOffsets) {
       const detail::WorkRange r = test::random_range(rng, n, ch, g.ho);
       ASSERT_NO_FATAL_FAILURE(check_range(isa, c, r, n % 16, (n * 7) % 16, n % 3 != 2, uint32_t(n)));
     }
-  }
-  select_isa(test::isas().back());
+  });
 }

@@ -17,9 +17,7 @@ using test::Case;
 
 TEST(DwconvNhwcStraddle, SharedOffsetsAgainstReference) {
   std::mt19937 rng(47);
-  for (const std::string& isa : test::isas()) {
-    if (isa == "scalar") continue;
-    detail::select_isa(detail::parse_isa(isa));
+  test::for_each_simd_isa([&](const std::string& isa) {
     int straddled = 0;  // cases with a whole range and x and y at one offset
     for (int n = 0; n < 240; ++n) {
       const int64_t k = 3 + 2 * (n % 3);
@@ -41,6 +39,5 @@ TEST(DwconvNhwcStraddle, SharedOffsetsAgainstReference) {
       ASSERT_NO_FATAL_FAILURE(test::check_range(isa, c, r, xoff, yoff, c.bias, uint32_t(n)));
     }
     EXPECT_GT(straddled, 100) << isa;
-  }
-  select_isa(test::isas().back());
+  });
 }

@@ -36,9 +36,7 @@ TEST(DwconvNhwcStrips, GroupsStripsHeightsAndPadding) {
 // outputs outside the range keep their old values.
 TEST(DwconvNhwcStrips, WorkRangesAndOffsets) {
   std::mt19937 rng(43);
-  for (const std::string& isa : test::isas()) {
-    if (isa == "scalar") continue;
-    detail::select_isa(detail::parse_isa(isa));
+  test::for_each_simd_isa([&](const std::string& isa) {
     for (int n = 0; n < 60; ++n) {
       const int64_t k = n % 2 ? 5 : 3;
       const int64_t ch = test::pick(rng, 1, 300), w = test::pick(rng, 1, 70), h = test::pick(rng, 1, 12);
@@ -48,6 +46,5 @@ TEST(DwconvNhwcStrips, WorkRangesAndOffsets) {
       const detail::WorkRange r = test::random_range(rng, n, ch, g.ho);
       ASSERT_NO_FATAL_FAILURE(test::check_range(isa, c, r, n % 16, (n * 7) % 16, n % 3 != 2, uint32_t(n)));
     }
-  }
-  select_isa(test::isas().back());
+  });
 }

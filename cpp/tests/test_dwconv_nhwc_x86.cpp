@@ -156,9 +156,7 @@ static std::pair<std::vector<float>, std::vector<float>> kernel_and_reference_on
 // multiplier, any rows): outputs outside keep their old values.
 TEST(DwconvNhwcX86, WritesOnlyItsWorkRange) {
   std::mt19937 rng(3);
-  for (const std::string& isa : test::isas()) {
-    if (isa == "scalar") continue;
-    detail::select_isa(detail::parse_isa(isa));
+  test::for_each_simd_isa([&](const std::string& isa) {
     for (int n = 0; n < 120; ++n) {
       const int64_t k = n % 3 == 2 ? 4 : (n % 2 ? 5 : 3), s = test::pick(rng, 1, 2), mult = n % 4 ? 1 : test::pick(rng, 2, 3);
       const int64_t ch = test::pick(rng, 1, 40), h = test::pick(rng, 1, 20), w = test::pick(rng, 1, 40);
@@ -178,8 +176,7 @@ TEST(DwconvNhwcX86, WritesOnlyItsWorkRange) {
             << isa << " " << kt.select(g).name << " " << test::describe(c) << " range oc [" << r.oc_begin << ","
             << r.oc_end << ") oh [" << r.oh_begin << "," << r.oh_end << ") at " << i;
     }
-  }
-  select_isa(test::isas().back());
+  });
 }
 
 // Channel counts whose pixel stride is a multiple of 1..4 KiB (256, 512, 1024 channels) on maps
@@ -220,9 +217,7 @@ TEST(DwconvNhwcX86, StagedRowsPowerOfTwoStrides) {
 // realign to the input): outputs outside the range keep their old values.
 TEST(DwconvNhwcX86, StagedRowsWorkRangesAndOffsets) {
   std::mt19937 rng(31);
-  for (const std::string& isa : test::isas()) {
-    if (isa == "scalar") continue;
-    detail::select_isa(detail::parse_isa(isa));
+  test::for_each_simd_isa([&](const std::string& isa) {
     for (int n = 0; n < 60; ++n) {
       const int64_t ch = n % 3 == 0 ? 256 : n % 3 == 1 ? 512 : 1024;
       const int64_t k = n % 4 == 3 ? 7 : n % 2 ? 5 : 3, s = k == 7 || n % 5 == 0 ? 1 : test::pick(rng, 1, 2);
@@ -245,8 +240,7 @@ TEST(DwconvNhwcX86, StagedRowsWorkRangesAndOffsets) {
             << isa << " " << kt.select(g).name << " " << test::describe(c) << " offset " << offset << " range oc ["
             << r.oc_begin << "," << r.oc_end << ") oh [" << r.oh_begin << "," << r.oh_end << ") at " << i;
     }
-  }
-  select_isa(test::isas().back());
+  });
 }
 
 // A NaN in the input changes only the outputs whose receptive field holds it, on the border

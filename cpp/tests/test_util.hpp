@@ -33,6 +33,18 @@ inline size_t count(const std::vector<int64_t>& s) {
 // The ISAs this CPU runs, reference ("scalar") first.
 inline std::vector<std::string> isas() { return cpu_info().available; }
 
+// Runs body(isa) with each SIMD ISA selected in turn (not "scalar"), then selects the best ISA
+// again, also after a failed ASSERT in the body.
+template <class Body>
+void for_each_simd_isa(Body body) {
+  for (const std::string& isa : isas()) {
+    if (isa == "scalar") continue;
+    select_isa(isa);
+    body(isa);
+  }
+  select_isa(isas().back());
+}
+
 struct Case {
   Op op = Op::Depthwise;
   TensorShape in;

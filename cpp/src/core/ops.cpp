@@ -2,7 +2,6 @@
 // pack raw weights when needed, then run the kernel over the batch, split into tasks of
 // output channels x output rows (never a split reduction, so any thread count gives the
 // same bits).
-#include <chrono>
 #include <cstring>
 #include <string>
 
@@ -102,11 +101,6 @@ uint64_t call_key(Op op, const ConvGeometry& g, int64_t batch, KernelFn kernel) 
   return h;
 }
 
-int64_t steady_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 // Runs `kernel` over the batch, with its weights w in the form it reads (packed or raw).
 // Tasks are (image, output-channel block, row band), or slices (threads.hpp). A call that would
 // split runs on the caller alone when that measured faster for its shape (SplitChoice).
@@ -129,16 +123,14 @@ void run_batched(Op op, const ConvGeometry& g, int64_t batch, KernelFn kernel, c
       }
     });
   };
-  if (s.threads <= 1 || !openmp_enabled() ||
-      call_macs(g, batch) > double(SplitChoice::kMaxTasksPerThread) * double(min_macs_per_thread()) * s.threads)
-    return run();
+  if (!SplitChoice::asks(call_macs(g, batch), s.threads)) return run();
   const uint64_t key = call_key(op, g, batch, kernel);
   const SplitChoice::Decision d = split_choice().decide(key);
   if (!d.fork) s = plan_work(g, batch, rule, 1);
   if (!d.measure) return run();
-  const int64_t start = steady_ns();
+  const int64_t start = now_ns();
   run();
-  split_choice().record(key, d, steady_ns() - start);
+  split_choice().record(key, d, now_ns() - start);
 }
 
 void run_op(Op op, const ConvGeometry& g, int64_t batch, const float* x, const PackedWeights::Impl& w,

@@ -60,6 +60,11 @@ int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 }  // namespace
 
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 double call_macs(const ConvGeometry& g, int64_t batch) {
   return double(batch) * double(g.cout) * double(g.ho * g.wo) * double(g.cin_per_group() * g.kh * g.kw);
 }
@@ -168,6 +173,11 @@ ForkGate& fork_gate() {
   return gate;
 }
 
+bool SplitChoice::asks(double macs, int threads) {
+  return threads > 1 && openmp_enabled() &&
+         macs <= double(kMaxTasksPerThread) * double(min_macs_per_thread()) * double(threads);
+}
+
 bool SplitChoice::prefer_fork(const int64_t (&estimate_ns)[2]) {
   return !(estimate_ns[0] > 0 && estimate_ns[1] > 0 && estimate_ns[0] * 10 < estimate_ns[1] * 9);
 }
@@ -258,11 +268,6 @@ void run_serial(int64_t n, const std::function<void(int64_t)>& body) {
 }
 
 #if defined(DSCONV_HAVE_OPENMP)
-int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();

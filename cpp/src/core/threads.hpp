@@ -11,6 +11,9 @@ namespace dsconv::detail {
 
 bool openmp_enabled();
 
+// A steady clock, for timing calls.
+int64_t now_ns();
+
 // A call's multiply-adds (batch x outputs x taps per output).
 double call_macs(const ConvGeometry& g, int64_t batch);
 
@@ -135,6 +138,9 @@ class SplitChoice {
   // table made two layers of one network evict each other on every inference, so both stayed
   // in the warm-up for good).
   static constexpr int kEntries = 4096, kWays = 2;
+
+  // Whether a call of `macs` multiply-adds split over `threads` threads asks at all.
+  static bool asks(double macs, int threads);
 
   struct Decision {
     bool fork;

@@ -49,6 +49,15 @@ inline int64_t div_up(int64_t a, int64_t b) { return (a + b - 1) / b; }
 // Part i of n split into `parts` near-equal parts (the first n % parts one larger): 49 pixels in
 // 4 tiles are 13, 12, 12, 12, never a short last tile after full ones.
 inline int64_t near_equal_part(int64_t n, int64_t parts, int64_t i) { return n / parts + (i < n % parts ? 1 : 0); }
+// The same split of n pixels into div_up(n, most) near-equal tiles, as runs of equal tiles:
+// run(p, size, count) for the larger tiles first, p their first pixel (tile kernels that take
+// a count pay their setup once per run).
+template <class Run>
+inline void near_equal_runs(int64_t p, int64_t n, int64_t most, Run run) {
+  const int64_t tiles = (n + most - 1) / most, big = n % tiles, size = n / tiles;
+  if (big > 0) run(p, size + 1, big);
+  if (tiles > big) run(p + big * (size + 1), size, tiles - big);
+}
 
 // This thread's 64-byte aligned buffer number Slot, of at least n floats (grown, never shrunk):
 // raw-weight calls pack into slot 0, and the NCHW calls that run the NHWC tiles put their
@@ -566,14 +575,9 @@ struct Pointwise {
         }
         e.col_bias = bias ? bias + v * L : nullptr;
         const float* w = wp + (v / NV_HWC - q_base) * PW * cin + v % NV_HWC * L;
-        // Near-equal tiles: n % tiles of them one pixel larger, each run of equal tiles in one call.
-        const int64_t n = pe - pb, tiles = div_up(n, Cfg::MR_WIDE), big = n % tiles, mr = n / tiles;
-        int64_t p = pb;
-        for (const auto& [size, count] : {std::pair<int64_t, int64_t>{mr + 1, big}, {mr, tiles - big}})
-          if (count > 0) {
-            wide_fn(size, nv, masked)(cin, x + p * cin, cin, w, y + p * cout + v * L, cout, cm, e, count);
-            p += size * count;
-          }
+        near_equal_runs(pb, pe - pb, Cfg::MR_WIDE, [&](int64_t p, int64_t size, int64_t count) {
+          wide_fn(size, nv, masked)(cin, x + p * cin, cin, w, y + p * cout + v * L, cout, cm, e, count);
+        });
         v += nv;
       }
     }
@@ -595,14 +599,10 @@ struct Pointwise {
         const int64_t c0 = q * PW + t.shift;
         e.col_bias = bias ? bias + c0 : nullptr;
         const float* w = wp + (q - q_base) * PW * cin + kb * PW + t.shift;
-        // Near-equal tiles: n % tiles of them one pixel larger, each run of equal tiles in one call.
-        const int64_t n = pe - p, tiles = div_up(n, MR_HWC), big = n % tiles, mr = n / tiles;
-        for (const auto& [size, count] : {std::pair<int64_t, int64_t>{mr + 1, big}, {mr, tiles - big}})
-          if (count > 0) {
-            hwc_fn(size, t.nv, t.masked)(kc, x + p * cin + kb, cin, w, y + p * cout + c0, cout, t.cm, first, e, panels,
-                                         count);
-            p += size * count;
-          }
+        near_equal_runs(p, pe - p, MR_HWC, [&](int64_t px, int64_t size, int64_t count) {
+          hwc_fn(size, t.nv, t.masked)(kc, x + px * cin + kb, cin, w, y + px * cout + c0, cout, t.cm, first, e, panels,
+                                       count);
+        });
       };
       // Short reductions (the weights of the whole channel range fit in L1): pixel tiles
       // outermost, every panel per tile, so the per-tile setup is paid once per pixel tile.
