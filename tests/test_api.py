@@ -125,3 +125,34 @@ def test_batch_of_zero_and_one_pixel_images(isa):
                                   np.full((2, 6, 1, 1), 2.0, np.float32))
     np.testing.assert_allclose(dsconv.conv2d(x, np.ones((4, 3, 3, 3), np.float32), padding=1),
                                oracle.conv(x, np.ones((4, 3, 3, 3)), padding=1))
+
+
+def test_option_forms_and_keywords_give_the_same_bits(rng):
+    """The ops read plain options (ints, lower-case names) themselves and leave every other form
+    to the Python normaliser: both must make the same call."""
+    x = rng.standard_normal((1, 6, 9, 7), dtype=np.float32)
+    dw = rng.standard_normal((6, 1, 3, 3), dtype=np.float32)
+    pw = rng.standard_normal((5, 6), dtype=np.float32)
+    cw = rng.standard_normal((4, 3, 3, 3), dtype=np.float32)
+    b6, b5, b4 = (rng.standard_normal(n, dtype=np.float32) for n in (6, 5, 4))
+    plain = dict(stride=2, padding=1, dilation=1, activation="relu6")
+    same = [dict(stride=(2, 2), padding=(1, 1), dilation=(1, 1), activation="ReLU6"),
+            dict(stride=np.int64(2), padding=(1, 1, 1, 1), dilation=np.int32(1), activation=("clamp", 0.0, 6.0))]
+    want = dsconv.depthwise_conv2d(x, dw, b6, **plain)
+    for kw in same:
+        assert np.array_equal(dsconv.depthwise_conv2d(x, dw, b6, **kw), want)
+    assert np.array_equal(dsconv.depthwise_conv2d(x=x, weight=dw, bias=b6, layout="NCHW", **plain), want)
+    want = dsconv.conv2d(x, cw, b4, groups=2, **plain)
+    for kw in same:
+        assert np.array_equal(dsconv.conv2d(x, cw, b4, groups=np.int64(2), **kw), want)
+    want = dsconv.pointwise_conv2d(x, pw, b5, activation="hardswish")
+    assert np.array_equal(dsconv.pointwise_conv2d(x, pw, bias=b5, activation="HardSwish"), want)
+    assert np.array_equal(dsconv.pointwise_conv2d(weight=pw, x=x, bias=b5, activation="hardswish"), want)
+    want = dsconv.separable_conv2d(x, dw, pw, b6, b5, stride=2, padding=1, dw_activation="relu", activation="relu6")
+    got = dsconv.separable_conv2d(x, dw, pw, dw_bias=b6, pw_bias=b5, stride=(2, 2), padding=(1, 1),
+                                  dw_activation="ReLU", activation=("clamp", 0, 6))
+    assert np.array_equal(got, want)
+    yn = np.empty_like(want)
+    assert dsconv.separable_conv2d(x, dw, pw, b6, b5, out=yn, stride=2, padding=1, dw_activation="relu",
+                                   activation="relu6") is yn
+    assert np.array_equal(yn, want)

@@ -123,3 +123,24 @@ def test_bad_env_isa_fails_at_import_with_a_message():
         r = subprocess.run([sys.executable, "-c", "import dsconv"], env={**__import__("os").environ,
                            "DSCONV_ISA": isa}, capture_output=True, text=True)
         assert r.returncode != 0 and pattern in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("call, pattern", [
+    (lambda: dsconv.depthwise_conv2d(X, DW, strides=2), "unexpected keyword argument 'strides'"),
+    (lambda: dsconv.depthwise_conv2d(X, DW, None, 2), "at most 3 positional"),
+    (lambda: dsconv.depthwise_conv2d(X, DW, weight=DW), "multiple values for argument 'weight'"),
+    (lambda: dsconv.depthwise_conv2d(X), "missing required argument 'weight'"),
+    (lambda: dsconv.pointwise_conv2d(X, PW, stride=1), "unexpected keyword argument 'stride'"),
+    (lambda: dsconv.separable_conv2d(X, DW), "missing required argument 'pw_weight'"),
+    (lambda: dsconv.depthwise_conv2d(X, DW, stride=True), "stride must be an int"),
+    (lambda: dsconv.conv2d(X, CW, groups=1.0), "groups must be an int"),
+])
+def test_bad_call_signatures_are_type_errors(call, pattern):
+    with pytest.raises(TypeError, match=pattern):
+        call()
+
+
+@pytest.mark.parametrize("kw", [dict(stride=2**70), dict(padding=-2**70), dict(dilation=2**63)])
+def test_option_ints_beyond_64_bits(kw):
+    with pytest.raises((ValueError, TypeError, OverflowError)):
+        dsconv.depthwise_conv2d(X, DW, **kw)

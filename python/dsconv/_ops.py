@@ -1,17 +1,22 @@
 """The ops: a thin layer over dsconv._core that normalises the call options. Arrays go to the
 core as they are: it reads float32 ndarrays in place and converts anything else through
-_args.as_float32."""
+_args.as_float32.
+
+The four convolutions are the core's own entry points (a Python wrapper cost 0.2-0.3 us of
+a call that can take a few microseconds): they read plain options themselves and hand any
+other form to _params here."""
 
 from __future__ import annotations
 
 from . import _args
 from . import _core
+from ._core import conv2d, depthwise_conv2d, pointwise_conv2d, separable_conv2d
 
 _OPS = ("depthwise", "pointwise", "conv2d")
 
 
-# Parsed call options by their plain-int/str spelling: small layers run in a few microseconds,
-# so a call must not re-parse the same options every time.
+# Parsed call options by their plain-int/str spelling (the forms the core does not read itself,
+# such as "ReLU" or "same", are met again on every call of a layer).
 _PARAMS = {}
 
 
@@ -29,31 +34,6 @@ def _params(stride, padding, dilation, groups, activation, layout):
     if key is not None and len(_PARAMS) < 4096:
         _PARAMS[key] = params
     return params
-
-
-def depthwise_conv2d(x, weight, bias=None, *, stride=1, padding=0, dilation=1, activation=None,
-                     layout="NCHW", out=None):
-    """Depthwise convolution. weight: (C*m, 1, kH, kW); output channel c*m + j reads channel c."""
-    return _core.depthwise_conv2d(x, weight, bias, out, _params(stride, padding, dilation, 1, activation, layout))
-
-
-def pointwise_conv2d(x, weight, bias=None, *, activation=None, layout="NCHW", out=None):
-    """1x1 convolution. weight: (Cout, Cin) or (Cout, Cin, 1, 1)."""
-    return _core.pointwise_conv2d(x, weight, bias, out, _params(1, 0, 1, 1, activation, layout))
-
-
-def conv2d(x, weight, bias=None, *, stride=1, padding=0, dilation=1, groups=1, activation=None,
-           layout="NCHW", out=None):
-    """Direct standard convolution. weight: (Cout, Cin/groups, kH, kW)."""
-    return _core.conv2d(x, weight, bias, out, _params(stride, padding, dilation, groups, activation, layout))
-
-
-def separable_conv2d(x, dw_weight, pw_weight, dw_bias=None, pw_bias=None, *, stride=1, padding=0, dilation=1,
-                     dw_activation=None, activation=None, layout="NCHW", out=None):
-    """Depthwise (stride, padding, dilation, dw_activation) then pointwise (activation)."""
-    return _core.separable_conv2d(x, dw_weight, pw_weight, dw_bias, pw_bias, out,
-                                  _params(stride, padding, dilation, 1, dw_activation, layout),
-                                  _params(1, 0, 1, 1, activation, layout))
 
 
 def pack_weights(weight, op, *, layout="NCHW"):
