@@ -309,9 +309,9 @@ PyObject* interned_name(Param p) {
 }
 
 Args parse_args(const Signature& sig, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
-  const std::string fn = std::string(sig.name) + "()";
+  const auto fn = [&] { return std::string(sig.name) + "()"; };
   if (nargs > sig.positional)
-    throw py::type_error(fn + " takes at most " + std::to_string(sig.positional) + " positional arguments (" +
+    throw py::type_error(fn() + " takes at most " + std::to_string(sig.positional) + " positional arguments (" +
                          std::to_string(nargs) + " given)");
   Args a;
   for (Py_ssize_t i = 0; i < nargs; ++i) a.v[sig.params[i]] = args[i];
@@ -324,14 +324,14 @@ Args parse_args(const Signature& sig, PyObject* const* args, Py_ssize_t nargs, P
     for (size_t j = 0; j < sig.params.size() && found < 0; ++j)
       if (PyUnicode_CompareWithASCIIString(key, kParamNames[sig.params[j]]) == 0) found = int(j);
     if (found < 0)
-      throw py::type_error(fn + " got an unexpected keyword argument '" + std::string(py::str(key)) + "'");
+      throw py::type_error(fn() + " got an unexpected keyword argument '" + std::string(py::str(key)) + "'");
     const Param p = sig.params[found];
-    if (a.v[p]) throw py::type_error(fn + " got multiple values for argument '" + kParamNames[p] + "'");
+    if (a.v[p]) throw py::type_error(fn() + " got multiple values for argument '" + kParamNames[p] + "'");
     a.v[p] = args[nargs + k];
   }
   for (int j = 0; j < sig.required; ++j)
     if (!a.v[sig.params[j]])
-      throw py::type_error(fn + " missing required argument '" + kParamNames[sig.params[j]] + "'");
+      throw py::type_error(fn() + " missing required argument '" + kParamNames[sig.params[j]] + "'");
   return a;
 }
 
