@@ -304,23 +304,26 @@ TEST(Threads, ForkGateBacksOffAfterStalls) {
   auto stalls = [&](int64_t now) {
     for (int i = 0; i < G::kStallsToClose; ++i) gate.record(now, 10'000, G::kStallNs + 1);
   };
-  EXPECT_TRUE(gate.open(0));
-  gate.record(1 * ms, 10'000, G::kStallNs - 1);
-  gate.record(2 * ms, 5 * G::kStallNs, 2 * G::kStallNs);
-  EXPECT_TRUE(gate.open(2 * ms));
+  // Past the start-up window (ForkGateIgnoresStartupStalls): times from kStartupNs on.
+  gate.record(0, 10'000, 20'000);
+  const int64_t ms0 = G::kStartupNs;
+  EXPECT_TRUE(gate.open(ms0));
+  gate.record(ms0 + 1 * ms, 10'000, G::kStallNs - 1);
+  gate.record(ms0 + 2 * ms, 5 * G::kStallNs, 2 * G::kStallNs);
+  EXPECT_TRUE(gate.open(ms0 + 2 * ms));
   EXPECT_EQ(gate.backoff_ns(), G::kMinBackoffNs);
 
-  for (int i = 0; i + 1 < G::kStallsToClose; ++i) gate.record(3 * ms, 10'000, 8 * ms);
-  gate.record(4 * ms, 10'000, 20'000);
-  gate.record(5 * ms, 10'000, 8 * ms);
-  EXPECT_TRUE(gate.open(5 * ms)) << "stalls that are not in a row";
+  for (int i = 0; i + 1 < G::kStallsToClose; ++i) gate.record(ms0 + 3 * ms, 10'000, 8 * ms);
+  gate.record(ms0 + 4 * ms, 10'000, 20'000);
+  gate.record(ms0 + 5 * ms, 10'000, 8 * ms);
+  EXPECT_TRUE(gate.open(ms0 + 5 * ms)) << "stalls that are not in a row";
 
-  stalls(10 * ms);
-  EXPECT_FALSE(gate.open(10 * ms + G::kMinBackoffNs - 1));
-  EXPECT_TRUE(gate.open(10 * ms + G::kMinBackoffNs));
+  stalls(ms0 + 10 * ms);
+  EXPECT_FALSE(gate.open(ms0 + 10 * ms + G::kMinBackoffNs - 1));
+  EXPECT_TRUE(gate.open(ms0 + 10 * ms + G::kMinBackoffNs));
   EXPECT_EQ(gate.backoff_ns(), 2 * G::kMinBackoffNs);
 
-  int64_t now = 10 * ms + G::kMinBackoffNs;
+  int64_t now = ms0 + 10 * ms + G::kMinBackoffNs;
   for (int round = 0; round < 12; ++round) {
     const int64_t backoff = gate.backoff_ns();
     stalls(now);
@@ -332,6 +335,21 @@ TEST(Threads, ForkGateBacksOffAfterStalls) {
   gate.record(now, 10'000, 20'000);
   EXPECT_TRUE(gate.open(now));
   EXPECT_EQ(gate.backoff_ns(), G::kMinBackoffNs);
+}
+
+// A process's first forks start the worker threads and may stall for milliseconds: stalls within
+// kStartupNs of the first forked call leave the gate open; the same stalls later close it.
+TEST(Threads, ForkGateIgnoresStartupStalls) {
+  using G = detail::ForkGate;
+  G gate;
+  const int64_t t0 = 5'000'000'000;
+  for (int i = 0; i < 4; ++i) gate.record(t0 + i * 8'000'000, 10'000, 8'000'000);
+  EXPECT_TRUE(gate.open(t0 + 32'000'000));
+  for (int i = 0; i < G::kStallsToClose; ++i) gate.record(t0 + G::kStartupNs - 1, 10'000, 8'000'000);
+  EXPECT_TRUE(gate.open(t0 + G::kStartupNs));
+  for (int i = 0; i < G::kStallsToClose; ++i) gate.record(t0 + G::kStartupNs, 10'000, 8'000'000);
+  EXPECT_FALSE(gate.open(t0 + G::kStartupNs));
+  EXPECT_TRUE(gate.open(t0 + G::kStartupNs + G::kMinBackoffNs));
 }
 
 }  // namespace
