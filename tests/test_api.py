@@ -137,10 +137,15 @@ def test_option_forms_and_keywords_give_the_same_bits(rng):
     b6, b5, b4 = (rng.standard_normal(n, dtype=np.float32) for n in (6, 5, 4))
     plain = dict(stride=2, padding=1, dilation=1, activation="relu6")
     same = [dict(stride=(2, 2), padding=(1, 1), dilation=(1, 1), activation="ReLU6"),
+            dict(stride=[2, 2], padding=[1, 1, 1, 1], dilation=[1, 1], activation="relu6"),
             dict(stride=np.int64(2), padding=(1, 1, 1, 1), dilation=np.int32(1), activation=("clamp", 0.0, 6.0))]
     want = dsconv.depthwise_conv2d(x, dw, b6, **plain)
     for kw in same:
         assert np.array_equal(dsconv.depthwise_conv2d(x, dw, b6, **kw), want)
+    for fast, slow in [("same", "SAME"), ("valid", "Valid"), ((1, 0, 2, 1), (1, 0, np.int8(2), 1)),
+                       ([2, 0], (np.int64(2), 0))]:
+        assert np.array_equal(dsconv.depthwise_conv2d(x, dw, b6, stride=(2, 1), padding=fast),
+                              dsconv.depthwise_conv2d(x, dw, b6, stride=(np.int64(2), 1), padding=slow))
     assert np.array_equal(dsconv.depthwise_conv2d(x=x, weight=dw, bias=b6, layout="NCHW", **plain), want)
     want = dsconv.conv2d(x, cw, b4, groups=2, **plain)
     for kw in same:

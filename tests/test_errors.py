@@ -133,6 +133,8 @@ def test_bad_env_isa_fails_at_import_with_a_message():
     (lambda: dsconv.pointwise_conv2d(X, PW, stride=1), "unexpected keyword argument 'stride'"),
     (lambda: dsconv.separable_conv2d(X, DW), "missing required argument 'pw_weight'"),
     (lambda: dsconv.depthwise_conv2d(X, DW, stride=True), "stride must be an int"),
+    (lambda: dsconv.depthwise_conv2d(X, DW, stride=(1, True)), "stride must be an int"),
+    (lambda: dsconv.depthwise_conv2d(X, DW, padding=(1, 1.0)), "padding must be an int"),
     (lambda: dsconv.conv2d(X, CW, groups=1.0), "groups must be an int"),
 ])
 def test_bad_call_signatures_are_type_errors(call, pattern):
@@ -140,7 +142,8 @@ def test_bad_call_signatures_are_type_errors(call, pattern):
         call()
 
 
-@pytest.mark.parametrize("kw", [dict(stride=2**70), dict(padding=-2**70), dict(dilation=2**63)])
+@pytest.mark.parametrize("kw", [dict(stride=2**70), dict(padding=-2**70), dict(dilation=2**63), dict(stride=(1, 2**64)),
+                                dict(padding=(0, 0, 0, 2**80))])
 def test_option_ints_beyond_64_bits(kw):
     with pytest.raises((ValueError, TypeError, OverflowError)):
         dsconv.depthwise_conv2d(X, DW, **kw)

@@ -6,6 +6,7 @@
 #include <pybind11/stl.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -278,10 +279,11 @@ py::array run_separable(const py::object& x_obj, const py::object& dw_obj, const
 // The ops are called once per layer, and a small layer takes a few microseconds: a Python
 // wrapper with keyword options, its option cache and pybind11's dispatch took 0.45 us of a
 // 0.72 us call (dw3x3 on a 1x1 image, measured). So the public ops are these METH_FASTCALL
-// functions with the ops' Python signatures. They read the plain options here (ints, no
-// activation or one by its lower-case name, layout 'NCHW' or 'NHWC'); any other form (pairs,
-// padding strings, clamp tuples, numpy ints) goes to dsconv._ops._params, the one normaliser
-// of options, so both give the same parameters and the same errors.
+// functions with the ops' Python signatures. They read the plain options here (ints, tuples and
+// lists of ints, padding "valid" or "same", no activation or one by its lower-case name, layout
+// "NCHW" or "NHWC"); any other form (other spellings, clamp tuples, NumPy ints) goes to
+// dsconv._ops._params, the one normaliser of options, so both give the same parameters and
+// the same errors.
 
 enum Param { kX, kWeight, kBias, kDwWeight, kPwWeight, kDwBias, kPwBias, kStride, kPadding, kDilation, kGroups,
              kDwActivation, kActivation, kLayout, kOut, kParams };
@@ -341,7 +343,22 @@ bool plain_int(PyObject* o, int64_t fallback, int64_t& v) {
   if (!PyLong_CheckExact(o)) return false;
   int overflow = 0;
   v = PyLong_AsLongLongAndOverflow(o, &overflow);
-  return !overflow && !(v == -1 && PyErr_Occurred());
+  if (v == -1 && PyErr_Occurred()) return PyErr_Clear(), false;
+  return !overflow;
+}
+
+// An option that is absent, a plain int, or a tuple or list of N plain ints.
+template <size_t N>
+bool plain_ints(PyObject* o, int64_t fallback, std::array<int64_t, N>& v) {
+  if (!o || PyLong_CheckExact(o)) {
+    int64_t one;
+    if (!plain_int(o, fallback, one)) return false;
+    return v.fill(one), true;
+  }
+  if (!(PyTuple_CheckExact(o) || PyList_CheckExact(o)) || PySequence_Fast_GET_SIZE(o) != Py_ssize_t(N)) return false;
+  for (size_t i = 0; i < N; ++i)
+    if (!plain_int(PySequence_Fast_GET_ITEM(o, Py_ssize_t(i)), 0, v[i])) return false;
+  return true;
 }
 
 bool plain_str(PyObject* o, const char*& s) {
@@ -349,6 +366,22 @@ bool plain_str(PyObject* o, const char*& s) {
   s = PyUnicode_AsUTF8(o);
   if (!s) PyErr_Clear();
   return s != nullptr;
+}
+
+// Padding: absent, an int, (pH, pW), (top, bottom, left, right), "valid" or "same".
+bool plain_padding(PyObject* o, ConvParams& p) {
+  const char* s = nullptr;
+  std::array<int64_t, 2> hw;
+  std::array<int64_t, 4> tblr;
+  if (o && plain_str(o, s)) {
+    if (std::strcmp(s, "valid") && std::strcmp(s, "same")) return false;
+    p.padding = {0, 0, 0, 0};
+    p.same_padding = !std::strcmp(s, "same");
+    return true;
+  }
+  if (plain_ints(o, 0, hw)) return p.padding = {hw[0], hw[0], hw[1], hw[1]}, true;
+  if (plain_ints(o, 0, tblr)) return p.padding = {tblr[0], tblr[1], tblr[2], tblr[3]}, true;
+  return false;
 }
 
 bool plain_activation(PyObject* o, Activation& act) {
@@ -374,21 +407,22 @@ bool plain_layout(PyObject* o, Layout& layout) {
 // from (separable: the depthwise stage reads dw_activation).
 ConvParams call_params(const Args& a, Param activation) {
   ConvParams p;
-  int64_t stride, padding, dilation, groups;
-  if (plain_int(a[kStride], 1, stride) && plain_int(a[kPadding], 0, padding) && plain_int(a[kDilation], 1, dilation) &&
+  std::array<int64_t, 2> stride, dilation;
+  int64_t groups;
+  if (plain_ints(a[kStride], 1, stride) && plain_padding(a[kPadding], p) && plain_ints(a[kDilation], 1, dilation) &&
       plain_int(a[kGroups], 1, groups) && plain_activation(a[activation], p.activation) &&
       plain_layout(a[kLayout], p.layout)) {
-    p.stride_h = p.stride_w = stride;
-    p.dilation_h = p.dilation_w = dilation;
-    p.padding = {padding, padding, padding, padding};
+    p.stride_h = stride[0], p.stride_w = stride[1];
+    p.dilation_h = dilation[0], p.dilation_w = dilation[1];
     p.groups = groups;
     return p;
   }
   const auto given = [&](Param q, py::object fallback) {
     return a[q] ? py::reinterpret_borrow<py::object>(a[q]) : fallback;
   };
-  return py::module_::import("dsconv._ops")
-      .attr("_params")(given(kStride, py::int_(1)), given(kPadding, py::int_(0)), given(kDilation, py::int_(1)),
+  // Looked up once: an import per call would cost a microsecond.
+  static PyObject* const normalise = py::object(py::module_::import("dsconv._ops").attr("_params")).release().ptr();
+  return py::reinterpret_borrow<py::object>(normalise)(given(kStride, py::int_(1)), given(kPadding, py::int_(0)), given(kDilation, py::int_(1)),
                        given(kGroups, py::int_(1)), given(activation, py::none()), given(kLayout, py::str("NCHW")))
       .cast<ConvParams>();
 }
