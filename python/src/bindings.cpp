@@ -27,19 +27,33 @@ using Pair = std::pair<int64_t, int64_t>;
 using Pad4 = std::tuple<int64_t, int64_t, int64_t, int64_t>;
 using Act = std::tuple<std::string, float, float>;
 
+// A layout by its name; false for any other string.
+bool layout_named(const char* s, Layout& layout) {
+  if (!std::strcmp(s, "NCHW")) return layout = Layout::NCHW, true;
+  if (!std::strcmp(s, "NHWC")) return layout = Layout::NHWC, true;
+  return false;
+}
+
+// An activation that its name alone gives (not "none" or "clamp"); false for any other string.
+bool activation_named(const char* s, Activation& act) {
+  if (!std::strcmp(s, "relu")) return act = Activation::relu(), true;
+  if (!std::strcmp(s, "relu6")) return act = Activation::relu6(), true;
+  if (!std::strcmp(s, "hardswish")) return act = Activation::hardswish(), true;
+  return false;
+}
+
 Layout parse_layout(const std::string& s) {
-  if (s == "NCHW") return Layout::NCHW;
-  if (s == "NHWC") return Layout::NHWC;
+  Layout layout;
+  if (layout_named(s.c_str(), layout)) return layout;
   throw Error("layout must be 'NCHW' or 'NHWC', got '" + s + "'");
 }
 
 Activation parse_activation(const Act& a) {
   const auto& [kind, lo, hi] = a;
+  Activation act;
   if (kind == "none") return Activation::none();
-  if (kind == "relu") return Activation::relu();
-  if (kind == "relu6") return Activation::relu6();
-  if (kind == "hardswish") return Activation::hardswish();
   if (kind == "clamp") return Activation::clamp(lo, hi);
+  if (activation_named(kind.c_str(), act)) return act;
   throw Error("unknown activation '" + kind + "'");
 }
 
@@ -387,20 +401,13 @@ bool plain_padding(PyObject* o, ConvParams& p) {
 bool plain_activation(PyObject* o, Activation& act) {
   const char* s = nullptr;
   if (!o || o == Py_None) return act = Activation::none(), true;
-  if (!plain_str(o, s)) return false;
-  if (!std::strcmp(s, "relu")) return act = Activation::relu(), true;
-  if (!std::strcmp(s, "relu6")) return act = Activation::relu6(), true;
-  if (!std::strcmp(s, "hardswish")) return act = Activation::hardswish(), true;
-  return false;
+  return plain_str(o, s) && activation_named(s, act);
 }
 
 bool plain_layout(PyObject* o, Layout& layout) {
   const char* s = nullptr;
   if (!o) return layout = Layout::NCHW, true;
-  if (!plain_str(o, s)) return false;
-  if (!std::strcmp(s, "NCHW")) return layout = Layout::NCHW, true;
-  if (!std::strcmp(s, "NHWC")) return layout = Layout::NHWC, true;
-  return false;
+  return plain_str(o, s) && layout_named(s, layout);
 }
 
 // The parameters of one op of a call: `activation` names the option it takes its activation

@@ -156,14 +156,14 @@ WorkSplit plan_work(const ConvGeometry& g, int64_t batch, const SplitRule& rule,
 }
 
 void ForkGate::record(int64_t now_ns, int64_t caller_busy_ns, int64_t join_wait_ns) {
-  int64_t first = -1;
-  first_fork_ns_.compare_exchange_strong(first, now_ns, std::memory_order_relaxed);
+  int64_t first = first_fork_ns_.load(std::memory_order_relaxed);
+  if (first < 0 && first_fork_ns_.compare_exchange_strong(first, now_ns, std::memory_order_relaxed)) first = now_ns;
   if (join_wait_ns <= std::max(kStallNs, caller_busy_ns)) {
     stalls_in_a_row_.store(0, std::memory_order_relaxed);
     backoff_ns_.store(kMinBackoffNs, std::memory_order_relaxed);
     return;
   }
-  if (now_ns - first_fork_ns_.load(std::memory_order_relaxed) < kStartupNs) return;
+  if (now_ns - first < kStartupNs) return;
   if (stalls_in_a_row_.fetch_add(1, std::memory_order_relaxed) + 1 < kStallsToClose) return;
   stalls_in_a_row_.store(0, std::memory_order_relaxed);
   const int64_t backoff = backoff_ns_.load(std::memory_order_relaxed);

@@ -79,7 +79,7 @@ void parallel_for(int64_t n, int threads, const std::function<void(int64_t)>& bo
 // worker's slow first wake-up) close the gate: calls run on the caller's thread for a back-off
 // that doubles while the stalls persist (up to `kMaxBackoffNs`) and resets after a call without
 // one. A process's first forks start the worker threads and stall too, 1-8 ms each on this VM
-// (0-4 of them, at most 29 ms in all, over fresh processes measured); counted, they would run
+// (0-4 of them, at most 38 ms in all, over about 25 fresh processes measured); counted, they would run
 // the first 50 ms of every program on one thread, so stalls within `kStartupNs` of the first
 // forked call do not count.
 class ForkGate {

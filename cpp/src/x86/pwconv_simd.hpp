@@ -54,7 +54,7 @@ inline int64_t near_equal_part(int64_t n, int64_t parts, int64_t i) { return n /
 // a count pay their setup once per run).
 template <class Run>
 inline void near_equal_runs(int64_t p, int64_t n, int64_t most, Run run) {
-  const int64_t tiles = (n + most - 1) / most, big = n % tiles, size = n / tiles;
+  const int64_t tiles = div_up(n, most), big = n % tiles, size = n / tiles;
   if (big > 0) run(p, size + 1, big);
   if (tiles > big) run(p + big * (size + 1), size, tiles - big);
 }
